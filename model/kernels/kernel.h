@@ -1,0 +1,65 @@
+// Kernel layer: what every op family shares. A family = one folder shaders/<family>/ (GLSL + variants
+// declared in variants.cmake) + model/kernels/<family>.{h,cpp} (push-constant structs mirrored from
+// GLSL, pipeline descriptions, record helpers). Models compose families; families know no model.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/command.h"
+#include "runtime/context.h"
+#include "runtime/memory.h"
+#include "runtime/pipeline.h"
+
+namespace vkc {
+
+enum class WeightType { f32, f16 };
+inline const char* weight_type_suffix(WeightType t) { return t == WeightType::f16 ? "f16" : "f32"; }
+inline size_t weight_type_size(WeightType t) { return t == WeightType::f16 ? 2 : 4; }
+
+constexpr int kWeightParts = 4; // WPARTS in shaders/common/types.glsl
+
+// Mirrors SEQ_INFO_FIELDS in shaders/common/types.glsl: per-sequence position, read by kernels from a
+// device buffer so a recorded decode command buffer is replayed without re-recording.
+struct SeqInfo {
+    uint32_t pos;       // absolute position of the first token of the current batch
+    uint32_t unused;
+    uint32_t pad0, pad1;
+};
+static_assert(sizeof(SeqInfo) == 16, "SeqInfo mirrors GLSL");
+
+// A weight matrix [rows, cols] (row-major, rows = output features), split by rows into parts that each
+// fit one storage-buffer binding. f16 elements are packed two per uint; a row may start mid-uint when
+// cols is odd (kernels index by element).
+struct WeightTensor {
+    WeightType type = WeightType::f32;
+    int64_t rows = 0, cols = 0;
+    int64_t rows_per_part = 0;
+    std::vector<BufferRef> parts;
+    // Exactly kWeightParts refs (unused ones repeat part 0) for a WPARTS binding array.
+    std::vector<BufferRef> bind_parts() const {
+        std::vector<BufferRef> r(parts.begin(), parts.end());
+        while ((int)r.size() < kWeightParts) r.push_back(parts.at(0));
+        return r;
+    }
+};
+
+// Everything a family needs to create pipelines: the device, the on-disk pipeline cache.
+struct KernelEnv {
+    Context& ctx;
+    PipelineCache& cache;
+};
+
+// Push-constant helper: static_assert in each family that sizeof(Push) <= 128.
+template <class T>
+void dispatch_push(Recorder& rec, const BoundSet& set, const T& push, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1,
+                   const char* label = nullptr) {
+    static_assert(sizeof(T) <= 128, "push constants are limited to 128 bytes");
+    rec.dispatch(set, &push, sizeof(T), gx, gy, gz, label);
+}
+
+inline uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+} // namespace vkc

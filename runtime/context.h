@@ -1,0 +1,111 @@
+// Vulkan instance + device: selection, feature probing with fallbacks, one compute queue.
+// Knows nothing about models.
+#pragma once
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/status.h"
+
+namespace vkc {
+
+// Turns a VkResult into vkc::Error (device_lost / out_of_memory / vulkan_error) naming the call.
+void vk_check(VkResult r, const char* what);
+const char* vk_result_name(VkResult r);
+
+struct ContextOptions {
+    int device_index = -1;          // -1: $VKCONVGPT_DEVICE, else best GPU (discrete > integrated > virtual > cpu)
+    bool validation = false;        // also on when $VKC_VALIDATION=1; fails if the layer is missing
+    bool allow_fp16_arith = true;   // use shaderFloat16 where present
+    bool allow_subgroups = true;
+    bool allow_int_dot = true;
+};
+
+// What the device can do, after fallbacks (a feature is true only if present and enabled).
+struct DeviceFeatures {
+    bool fp16_arith = false;        // shaderFloat16
+    bool storage16 = false;         // storageBuffer16BitAccess
+    bool storage8 = false;          // storageBuffer8BitAccess
+    bool int8_arith = false;        // shaderInt8
+    bool subgroup_arith = false;    // subgroup arithmetic ops in compute
+    bool subgroup_size_control = false;
+    bool int_dot = false;           // VK_KHR_shader_integer_dot_product
+    bool memory_budget = false;     // VK_EXT_memory_budget
+    bool dynamic_indexing = false;  // shaderStorageBufferArrayDynamicIndexing (split tensors)
+    uint32_t subgroup_size = 0, min_subgroup_size = 0, max_subgroup_size = 0;
+};
+
+struct DeviceLimits {
+    uint64_t max_storage_buffer_range = 0;
+    uint64_t min_storage_buffer_offset_alignment = 0;
+    uint64_t max_memory_allocation_size = 0;
+    uint32_t max_shared_memory = 0;
+    uint32_t max_workgroup_invocations = 0;
+    uint32_t max_workgroup_count[3] = {0, 0, 0};
+    uint32_t max_push_constants = 0;
+    uint32_t max_bound_descriptor_sets = 0;
+    float timestamp_period_ns = 0;
+    bool timestamps = false;
+};
+
+struct PhysicalDeviceInfo {
+    int index;
+    std::string name;
+    std::string type; // "discrete", "integrated", "virtual", "cpu", "other"
+    uint32_t api_version;
+};
+
+class Context {
+public:
+    static std::unique_ptr<Context> create(const ContextOptions& opts = {});
+    static std::vector<PhysicalDeviceInfo> list_devices();
+    ~Context();
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+
+    VkInstance instance() const { return instance_; }
+    VkPhysicalDevice physical_device() const { return phys_; }
+    VkDevice device() const { return device_; }
+    VkQueue queue() const { return queue_; }
+    uint32_t queue_family() const { return queue_family_; }
+    const VkPhysicalDeviceProperties& properties() const { return props_; }
+    const VkPhysicalDeviceMemoryProperties& memory_properties() const { return mem_props_; }
+    const DeviceFeatures& features() const { return features_; }
+    const DeviceLimits& limits() const { return limits_; }
+    std::string device_name() const { return props_.deviceName; }
+    std::string driver_info() const { return driver_; }
+    int device_index() const { return index_; }
+    bool unified_memory() const { return unified_; } // a DEVICE_LOCAL|HOST_VISIBLE type exists
+    bool validation_enabled() const { return validation_; }
+    // Heap budget (bytes) of device-local memory: VK_EXT_memory_budget where present, else heap size.
+    uint64_t device_memory_budget() const;
+    // Human-readable summary for `vkconvgpt-run info`.
+    std::string describe() const;
+
+private:
+    Context() = default;
+    VkInstance instance_ = VK_NULL_HANDLE;
+    VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+    VkPhysicalDevice phys_ = VK_NULL_HANDLE;
+    VkDevice device_ = VK_NULL_HANDLE;
+    VkQueue queue_ = VK_NULL_HANDLE;
+    uint32_t queue_family_ = 0;
+    VkPhysicalDeviceProperties props_{};
+    VkPhysicalDeviceMemoryProperties mem_props_{};
+    DeviceFeatures features_;
+    DeviceLimits limits_;
+    std::string driver_;
+    int index_ = -1;
+    bool unified_ = false;
+    bool validation_ = false;
+};
+
+// Validation-layer messages (warnings and errors) seen by any Context since process start.
+// Tests fail when this is non-zero.
+uint64_t validation_message_count();
+std::string last_validation_message();
+
+} // namespace vkc

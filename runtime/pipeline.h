@@ -1,0 +1,93 @@
+// Compute pipelines (created at load time from embedded SPIR-V), a VkPipelineCache persisted on disk,
+// and descriptor sets allocated once per recorded dispatch.
+#pragma once
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/context.h"
+#include "runtime/memory.h"
+
+namespace vkc {
+
+class PipelineCache {
+public:
+    // path empty: in-memory only. A missing, foreign or corrupt file is ignored (the driver validates
+    // the header; we also check vendor/device/UUID) and rewritten by save().
+    PipelineCache(Context& ctx, std::string path);
+    ~PipelineCache();
+    VkPipelineCache handle() const { return cache_; }
+    void save() const; // best effort; failures are reported as Error(io_error)
+    bool loaded_from_disk() const { return loaded_; }
+    const std::string& path() const { return path_; }
+    static std::string default_path(); // $VKCONVGPT_CACHE_DIR or $XDG_CACHE_HOME/vkconvgpt or ~/.cache/vkconvgpt
+
+private:
+    Context& ctx_;
+    std::string path_;
+    VkPipelineCache cache_ = VK_NULL_HANDLE;
+    bool loaded_ = false;
+};
+
+struct PipelineDesc {
+    std::string shader;                    // variant name (shaders/CMakeLists.txt)
+    std::vector<uint32_t> binding_counts;  // descriptors per binding: 1, or N for a split tensor
+    uint32_t writes_mask = 0;              // bit i: binding i is written (barrier tracking)
+    uint32_t push_size = 0;                // bytes, <= 128
+    std::vector<uint32_t> spec;            // specialization constants, ids 0..n-1
+    uint32_t required_subgroup_size = 0;   // 0: driver's choice
+};
+
+class Pipeline {
+public:
+    Pipeline(Context& ctx, PipelineCache& cache, const PipelineDesc& desc);
+    ~Pipeline();
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+    VkPipeline handle() const { return pipeline_; }
+    VkPipelineLayout layout() const { return layout_; }
+    VkDescriptorSetLayout set_layout() const { return set_layout_; }
+    const PipelineDesc& desc() const { return desc_; }
+    uint32_t descriptor_count() const;
+
+private:
+    void destroy();
+    Context& ctx_;
+    PipelineDesc desc_;
+    VkShaderModule module_ = VK_NULL_HANDLE;
+    VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
+    VkPipelineLayout layout_ = VK_NULL_HANDLE;
+    VkPipeline pipeline_ = VK_NULL_HANDLE;
+};
+
+// A descriptor set plus the ranges it binds, so the recorder can place barriers.
+struct BoundSet {
+    const Pipeline* pipeline = nullptr;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    std::vector<BufferRef> refs;   // flattened in binding order
+    std::vector<bool> written;     // per ref
+};
+
+// Descriptor pools that grow in blocks; sets live until the arena dies.
+class DescriptorArena {
+public:
+    explicit DescriptorArena(Context& ctx) : ctx_(ctx) {}
+    ~DescriptorArena();
+    DescriptorArena(const DescriptorArena&) = delete;
+    DescriptorArena& operator=(const DescriptorArena&) = delete;
+    // refs: one per descriptor, flattened in binding order (sum of binding_counts).
+    BoundSet bind(const Pipeline& p, const std::vector<BufferRef>& refs);
+    size_t sets() const { return sets_; }
+
+private:
+    void new_pool();
+    Context& ctx_;
+    std::vector<VkDescriptorPool> pools_;
+    uint32_t left_sets_ = 0, left_descs_ = 0;
+    size_t sets_ = 0;
+};
+
+} // namespace vkc

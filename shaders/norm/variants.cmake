@@ -1,0 +1,1 @@
+vkc_shader(rmsnorm norm/rmsnorm.comp)

@@ -1,0 +1,1 @@
+vkc_shader(advance seq/advance.comp)
