@@ -144,7 +144,13 @@ void Recorder::host_read_barrier() {
 
 void Recorder::dispatch(const BoundSet& set, const void* push, uint32_t push_size, uint32_t gx, uint32_t gy,
                         uint32_t gz, const char* label) {
-    const Pipeline& p = *set.pipeline;
+    dispatch(*set.pipeline, set, push, push_size, gx, gy, gz, label);
+}
+
+void Recorder::dispatch(const Pipeline& p, const BoundSet& set, const void* push, uint32_t push_size, uint32_t gx,
+                        uint32_t gy, uint32_t gz, const char* label) {
+    if (p.desc().binding_counts != set.pipeline->desc().binding_counts)
+        fail(Status::internal, "shader '" + p.desc().shader + "': descriptor set bound for an incompatible layout");
     if (push_size != p.desc().push_size)
         fail(Status::internal, "shader '" + p.desc().shader + "': push constant size mismatch");
     if (gx == 0 || gy == 0 || gz == 0) return; // nothing to do (e.g. empty range)

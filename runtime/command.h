@@ -63,6 +63,10 @@ public:
     Recorder(VkCommandBuffer cmd, TimestampQueries* ts = nullptr);
     void dispatch(const BoundSet& set, const void* push, uint32_t push_size, uint32_t gx, uint32_t gy = 1,
                   uint32_t gz = 1, const char* label = nullptr);
+    // Same, with another pipeline whose descriptor-set layout has the identical definition (e.g. the
+    // matvec and tiled variants of one family share one BoundSet).
+    void dispatch(const Pipeline& p, const BoundSet& set, const void* push, uint32_t push_size, uint32_t gx,
+                  uint32_t gy = 1, uint32_t gz = 1, const char* label = nullptr);
     void fill(const BufferRef& dst, uint32_t value);       // vkCmdFillBuffer + tracking
     void copy(const BufferRef& src, const BufferRef& dst); // vkCmdCopyBuffer + tracking
     void barrier();                                        // full compute/transfer barrier

@@ -59,6 +59,12 @@ void dispatch_push(Recorder& rec, const BoundSet& set, const T& push, uint32_t g
     static_assert(sizeof(T) <= 128, "push constants are limited to 128 bytes");
     rec.dispatch(set, &push, sizeof(T), gx, gy, gz, label);
 }
+template <class T>
+void dispatch_push(Recorder& rec, const Pipeline& p, const BoundSet& set, const T& push, uint32_t gx, uint32_t gy = 1,
+                   uint32_t gz = 1, const char* label = nullptr) {
+    static_assert(sizeof(T) <= 128, "push constants are limited to 128 bytes");
+    rec.dispatch(p, set, &push, sizeof(T), gx, gy, gz, label);
+}
 
 inline uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
