@@ -1,6 +1,7 @@
 // safetensors reader/writer: fixtures, sharding, round trip, f16 conversion, malformed input.
 #include <gtest/gtest.h>
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,13 +23,27 @@ namespace {
 
 const std::string k_fix = VKC_FIXTURES_DIR;
 
-// Fresh directory per call under gtest's temp dir.
+// Fresh directory per call under gtest's temp dir; all of them (flat) are removed at exit.
+struct TempDirs {
+    std::vector<std::string> dirs;
+    ~TempDirs() {
+        for (const std::string& d : dirs) {
+            if (DIR* dp = ::opendir(d.c_str())) {
+                while (dirent* e = ::readdir(dp))
+                    if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) ::unlink((d + "/" + e->d_name).c_str());
+                ::closedir(dp);
+            }
+            ::rmdir(d.c_str());
+        }
+    }
+};
 std::string make_temp_dir(const std::string& tag) {
-    static int counter = 0;
+    static TempDirs all;
     std::string base = ::testing::TempDir();
     if (!base.empty() && base.back() != '/') base += '/';
-    const std::string d = base + "vkc_st_" + std::to_string(::getpid()) + "_" + tag + "_" + std::to_string(counter++);
+    const std::string d = base + "vkc_st_" + std::to_string(::getpid()) + "_" + tag + "_" + std::to_string(all.dirs.size());
     ::mkdir(d.c_str(), 0755);
+    all.dirs.push_back(d);
     return d;
 }
 
@@ -320,7 +335,9 @@ TEST(Safetensors, F16ConversionEdgeCases) {
         if (r == 0x7c00) { ASSERT_GE(f, 65520.f); continue; }
         ASSERT_LE(err, lo) << x;
         ASSERT_LE(err, hi) << x;
-        if (err == lo || err == hi) ASSERT_EQ(r & 1, 0) << x;
+        if (err == lo || err == hi) {
+            ASSERT_EQ(r & 1, 0) << x; // tie: even wins
+        }
     }
 }
 
