@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -55,6 +56,8 @@ struct FixtureCase {
     std::string model_dir() const { return k_fixtures + "/" + name + (variant.empty() ? "" : "/" + variant); }
     std::string expected() const { return k_fixtures + "/" + name + "/expected.safetensors"; }
 };
+
+void PrintTo(const FixtureCase& c, std::ostream* os) { *os << c.name << "/" << c.variant; }
 
 std::string case_name(const testing::TestParamInfo<FixtureCase>& i) {
     std::string s = i.param.name + (i.param.variant.empty() ? "" : "_" + i.param.variant);
@@ -246,7 +249,7 @@ TEST(RefOps, AttentionBasics) {
     EXPECT_NEAR(o2[0], 2.0, 1e-12);
     EXPECT_NEAR(o2[1], 3.0, 1e-12);
     // scale hd^-0.5: q.k = 2 * ln 3 with hd = 4 -> weights 1 : 3
-    const double l3 = std::log(3.0);
+    const double l3 = std::log(3.0) / 2;
     const std::vector<double> q3 = {0, 0, 0, 0, l3, l3, l3, l3}, k3 = {0, 0, 0, 0, 1, 1, 1, 1}, v3 = {0, 0, 0, 0, 4, 4, 4, 4};
     EXPECT_NEAR(attention(q3, k3, v3, 1, 1, 4, 0, 0)[4], 3.0, 1e-12);
 }
