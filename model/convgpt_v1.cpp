@@ -1,0 +1,215 @@
+// ConvGPT v1 on the GPU. Per token (decode) the dispatch sequence is:
+//   embed_conv (gather + 1 x k conv + f x f pool + ScaleNorm)                         1
+//   per layer: qkv matmul (RMSNorm fused) | qk_norm_rope (+ K/V cache write) |
+//              attention | o matmul (+= residual) | gate_up matmul (RMSNorm fused) |
+//              down matmul (SwiGLU fused, += residual)                                6 x L
+//   head, tied: scale_up gate_up | scale_up down (SwiGLU) | logits (RMSNorm fused)    3  (untied: 1)
+//   advance seq.pos                                                                   1
+#include "model/convgpt_v1.h"
+
+#include <cmath>
+
+#include "model/kernels/attention.h"
+#include "model/kernels/embed.h"
+#include "model/kernels/matmul.h"
+#include "model/model.h"
+
+namespace vkc {
+
+namespace {
+
+constexpr float kNormEps = 1e-6f; // every RMSNorm except q_norm / k_norm (spec)
+
+class V1Model : public Model {
+public:
+    V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx, const ModelOptions& opts);
+    std::unique_ptr<Sequence> new_sequence(int ctx) override;
+
+    const V1Config& c() const { return config_.v1; }
+    V1Weights w;
+    std::unique_ptr<EmbedConvKernel> embed;
+    std::unique_ptr<MatmulKernel> mm;
+    std::unique_ptr<QkNormRopeKernel> rope;
+    std::unique_ptr<AttentionKernel> attn;
+    // Activations [max_batch, *] reused by every layer and every sequence.
+    BufferRef x, qkv, q, att, gu;
+    BufferRef su, z; // tied head: [head_rows, 8H], [head_rows, H]
+    int head_rows = 0;
+};
+
+class V1Sequence : public Sequence {
+public:
+    V1Sequence(V1Model& m, int ctx_len);
+
+protected:
+    void record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) override;
+
+private:
+    struct LayerSets { BoundSet qkv, rope, attn, o, gu, down; };
+    V1Model& m_;
+    std::vector<BufferRef> kc_, vc_;
+    BoundSet embed_set_, head_gu_, head_down_, logits_set_;
+    std::vector<LayerSets> layers_;
+};
+
+V1Model::V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx, const ModelOptions& opts)
+    : Model(std::move(ctx), cfg, opts) {
+    const V1Config& C = c();
+    TensorStore store = TensorStore::open_dir(dir);
+    check_tensors(store, v1_tensor_specs(C));
+    const WeightType wt = opts.weight_type;
+
+    // Plan every tensor into the single weight arena.
+    WeightLoader L(*ctx_, store, *weights_);
+    L.matrix(&w.embed, {"model.embed_tokens.weight"}, C.hidden_size, wt);
+    L.vector(&w.conv, "model.conv.weight");
+    L.vector(&w.norm_emb_g, "model.norm_emb.g");
+    w.layers.resize(C.n_layers);
+    for (int i = 0; i < C.n_layers; ++i) {
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        V1LayerWeights& lw = w.layers[i];
+        L.vector(&lw.norm1, p + "norm1.weight");
+        L.vector(&lw.norm2, p + "norm2.weight");
+        L.matrix(&lw.qkv, {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"},
+                 C.td, wt);
+        L.vector(&lw.q_norm, p + "self_attn.q_norm.weight");
+        L.vector(&lw.k_norm, p + "self_attn.k_norm.weight");
+        L.matrix(&lw.o, {p + "self_attn.o_proj.weight"}, C.n_heads * C.head_dim, wt);
+        L.matrix(&lw.gate_up, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}, C.td, wt);
+        L.matrix(&lw.down, {p + "mlp.down_proj.weight"}, C.intermediate_size, wt);
+    }
+    L.vector(&w.norm, "model.norm.weight");
+    if (C.tie_word_embeddings) {
+        L.matrix(&w.su_gate_up, {"model.scale_up.gate_proj.weight", "model.scale_up.up_proj.weight"}, C.td, wt);
+        L.matrix(&w.su_down, {"model.scale_up.down_proj.weight"}, 4 * C.hidden_size, wt);
+    } else {
+        L.matrix(&w.lm_head, {"lm_head.weight"}, C.td, wt);
+    }
+    L.upload(opts.progress);
+
+    // Pipelines, created at load (cached on disk).
+    embed = std::make_unique<EmbedConvKernel>(*env_, wt);
+    mm = std::make_unique<MatmulKernel>(*env_, wt);
+    rope = std::make_unique<QkNormRopeKernel>(*env_);
+    attn = std::make_unique<AttentionKernel>(*env_);
+    save_pipeline_cache();
+
+    // Activation arena.
+    const int B = opts.max_batch;
+    head_rows = logits_rows_capacity();
+    const int64_t qkv_w = int64_t(C.n_heads + 2 * C.n_kv_heads) * C.head_dim, q_w = int64_t(C.n_heads) * C.head_dim;
+    int sx = acts_->reserve(int64_t(B) * C.td * 4), sqkv = acts_->reserve(B * qkv_w * 4),
+        sq = acts_->reserve(B * q_w * 4), satt = acts_->reserve(B * q_w * 4),
+        sgu = acts_->reserve(int64_t(B) * 2 * C.intermediate_size * 4);
+    int ssu = -1, sz = -1;
+    if (C.tie_word_embeddings) {
+        ssu = acts_->reserve(int64_t(head_rows) * 8 * C.hidden_size * 4);
+        sz = acts_->reserve(int64_t(head_rows) * C.hidden_size * 4);
+    }
+    acts_->allocate();
+    x = acts_->ref(sx), qkv = acts_->ref(sqkv), q = acts_->ref(sq), att = acts_->ref(satt), gu = acts_->ref(sgu);
+    if (C.tie_word_embeddings) su = acts_->ref(ssu), z = acts_->ref(sz);
+}
+
+std::unique_ptr<Sequence> V1Model::new_sequence(int ctx) {
+    int max = c().max_position_embeddings > 0 ? c().max_position_embeddings : 4096;
+    if (ctx <= 0) ctx = max;
+    return std::make_unique<V1Sequence>(*this, ctx);
+}
+
+V1Sequence::V1Sequence(V1Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
+    const V1Config& C = m.c();
+    const int64_t kv_bytes = int64_t(ctx_len) * C.n_kv_heads * C.head_dim * 4;
+    if ((uint64_t)kv_bytes > m.context().limits().max_storage_buffer_range)
+        fail(Status::invalid_argument, "context of " + std::to_string(ctx_len) + " tokens needs a KV cache of " +
+                                           std::to_string(kv_bytes >> 20) + " MiB per layer, above the device's "
+                                           "maxStorageBufferRange");
+    std::vector<int> ks, vs;
+    for (int i = 0; i < C.n_layers; ++i) ks.push_back(state_->reserve(kv_bytes)), vs.push_back(state_->reserve(kv_bytes));
+    state_->allocate();
+    int s_seq = io_->reserve(sizeof(SeqInfo)), s_tok = io_->reserve(int64_t(ctx_len) * 4),
+        s_log = io_->reserve(int64_t(m.head_rows) * C.vocab_size * 4);
+    io_->allocate();
+    seq_ = io_->ref(s_seq), tokens_ = io_->ref(s_tok), logits_ = io_->ref(s_log);
+    for (int i = 0; i < C.n_layers; ++i) kc_.push_back(state_->ref(ks[i])), vc_.push_back(state_->ref(vs[i]));
+
+    DescriptorArena& S = *sets_;
+    embed_set_ = m.embed->bind(S, tokens_, m.w.embed, m.w.conv, m.w.norm_emb_g, m.x);
+    for (int i = 0; i < C.n_layers; ++i) {
+        const V1LayerWeights& lw = m.w.layers[i];
+        LayerSets ls;
+        ls.qkv = m.mm->bind(S, m.x, lw.qkv, m.qkv, lw.norm1);
+        ls.rope = m.rope->bind(S, m.qkv, lw.q_norm, lw.k_norm, seq_, m.q, kc_[i], vc_[i]);
+        ls.attn = m.attn->bind(S, m.q, kc_[i], vc_[i], seq_, m.att);
+        ls.o = m.mm->bind(S, m.att, lw.o, m.x, m.att);
+        ls.gu = m.mm->bind(S, m.x, lw.gate_up, m.gu, lw.norm2);
+        ls.down = m.mm->bind(S, m.gu, lw.down, m.x, m.gu);
+        layers_.push_back(ls);
+    }
+    if (C.tie_word_embeddings) {
+        head_gu_ = m.mm->bind(S, m.x, m.w.su_gate_up, m.su, m.x);
+        head_down_ = m.mm->bind(S, m.su, m.w.su_down, m.z, m.su);
+        logits_set_ = m.mm->bind(S, m.z, m.w.embed, logits_, m.w.norm);
+    } else {
+        logits_set_ = m.mm->bind(S, m.x, m.w.lm_head, logits_, m.w.norm);
+    }
+    finish_setup();
+}
+
+void V1Sequence::record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) {
+    const V1Config& C = m_.c();
+    const uint32_t td = C.td, H = C.hidden_size, I = C.intermediate_size;
+    const uint32_t qkv_w = (C.n_heads + 2 * C.n_kv_heads) * C.head_dim, q_w = C.n_heads * C.head_dim;
+    auto mm = [&](const BoundSet& set, const WeightTensor& w, uint32_t M, uint32_t x_stride, uint32_t y_stride,
+                  uint32_t x_row0, uint32_t flags) {
+        MatmulPush p{};
+        p.M = M;
+        p.N = (uint32_t)w.rows;
+        p.K = (uint32_t)w.cols; // with MM_IN_SWIGLU, x rows hold 2K values (gate | up)
+        p.x_stride = x_stride;
+        p.y_stride = y_stride;
+        p.x_row0 = x_row0;
+        p.y_row0 = 0;
+        p.rows_per_part = (uint32_t)w.rows_per_part;
+        p.flags = flags;
+        p.eps = kNormEps;
+        m_.mm->record(rec, set, p);
+    };
+
+    EmbedConvPush ep{n, tok_offset, H, (uint32_t)C.e, (uint32_t)C.f, (uint32_t)C.conv_k, td,
+                     (uint32_t)m_.w.embed.rows_per_part, (uint32_t)C.vocab_size};
+    m_.embed->record(rec, embed_set_, ep);
+
+    for (int i = 0; i < C.n_layers; ++i) {
+        const V1LayerWeights& lw = m_.w.layers[i];
+        const LayerSets& ls = layers_[i];
+        mm(ls.qkv, lw.qkv, n, td, qkv_w, 0, MM_IN_RMSNORM);
+        QkNormRopePush rp{n, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim, C.rms_norm_eps,
+                          C.rope_theta, QKR_NORM | QKR_ROPE, (uint32_t)ctx_len_};
+        m_.rope->record(rec, ls.rope, rp);
+        AttentionPush ap{n, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim,
+                         C.layer_sliding[i] ? (uint32_t)C.sliding_window : 0u, 1.0f / std::sqrt((float)C.head_dim)};
+        m_.attn->record(rec, ls.attn, ap);
+        mm(ls.o, lw.o, n, q_w, td, 0, MM_ACCUMULATE);
+        mm(ls.gu, lw.gate_up, n, td, 2 * I, 0, MM_IN_RMSNORM);
+        mm(ls.down, lw.down, n, 2 * I, td, 0, MM_IN_SWIGLU | MM_ACCUMULATE);
+    }
+    if (mode == Logits::none) return;
+    const uint32_t rows = mode == Logits::all ? n : 1, row0 = mode == Logits::all ? 0 : n - 1;
+    if (C.tie_word_embeddings) {
+        mm(head_gu_, m_.w.su_gate_up, rows, td, 8 * H, row0, 0);
+        mm(head_down_, m_.w.su_down, rows, 8 * H, H, 0, MM_IN_SWIGLU);
+        mm(logits_set_, m_.w.embed, rows, H, C.vocab_size, 0, MM_IN_RMSNORM);
+    } else {
+        mm(logits_set_, m_.w.lm_head, rows, td, C.vocab_size, row0, MM_IN_RMSNORM);
+    }
+}
+
+} // namespace
+
+std::unique_ptr<Model> load_v1(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx,
+                               const ModelOptions& opts) {
+    return std::make_unique<V1Model>(dir, cfg, std::move(ctx), opts);
+}
+
+} // namespace vkc

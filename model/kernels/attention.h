@@ -1,0 +1,84 @@
+// attention family (ConvGPT v1 self-attention; ConvGPT-v2 memory layers reuse the rope / cache write):
+//   QkNormRopeKernel: fused qkv rows -> per-head RMSNorm (q_norm / k_norm) + NeoX RoPE; q to a buffer,
+//                     k and v into the layer's K / V cache at the absolute position (seq.pos + t).
+//   AttentionKernel:  causal GQA attention over the cache with an online softmax (any context length,
+//                     bounded shared memory), optional sliding window, optional split-K for decode.
+// Positions come from the SeqInfo buffer (not push constants) so recorded decode steps can be replayed.
+#pragma once
+#include "model/kernels/kernel.h"
+
+namespace vkc {
+
+// QkNormRopePush::flags
+enum QkNormRopeFlags : uint32_t {
+    QKR_NORM = 1, // RMSNorm(eps) over each q / k head's hd values, times q_norm_w / k_norm_w [hd]
+    QKR_ROPE = 2, // rotate-half RoPE, inv_freq_i = theta^(-2i/hd) (float32 as in HF), needs an even hd
+};
+
+// Mirrors `Push` in shaders/attention/qk_norm_rope.comp.
+struct QkNormRopePush {
+    uint32_t T, nh, nkv, hd; // tokens, q heads, kv heads, head dim
+    float eps, theta;        // q/k_norm eps (rms_norm_eps), rope_theta
+    uint32_t flags;          // QkNormRopeFlags
+    uint32_t ctx;            // cache capacity in rows (positions); rows >= ctx are never written
+};
+static_assert(sizeof(QkNormRopePush) == 32, "QkNormRopePush mirrors GLSL");
+
+// qkv [T, (nh + 2 nkv) hd] (row t = q heads | k heads | v heads of token t at position p = seq.pos + t)
+//   -> q_out [T, nh hd] (normed + roped q), kcache / vcache [ctx, nkv, hd] row p (normed + roped k; v).
+// One workgroup per (head, token).
+class QkNormRopeKernel {
+public:
+    explicit QkNormRopeKernel(KernelEnv& env);
+    // Without QKR_NORM any buffer (e.g. qkv) may be passed for the norm weights.
+    BoundSet bind(DescriptorArena& sets, const BufferRef& qkv, const BufferRef& q_norm_w, const BufferRef& k_norm_w,
+                  const BufferRef& seq, const BufferRef& q_out, const BufferRef& kcache,
+                  const BufferRef& vcache) const;
+    // Validates the push (QKR_ROPE needs an even hd); T == 0 records nothing.
+    void record(Recorder& rec, const BoundSet& set, const QkNormRopePush& push) const;
+
+private:
+    std::unique_ptr<Pipeline> p_;
+    uint32_t max_groups_y_ = 65535;
+};
+
+// Mirrors `Push` in shaders/attention/attention.comp (non-split variant).
+struct AttentionPush {
+    uint32_t T, nh, nkv, hd;
+    uint32_t window; // sliding window (key j visible to query p iff p - j < window); 0 = none
+    float scale;     // hd^-0.5
+};
+static_assert(sizeof(AttentionPush) == 24, "AttentionPush mirrors GLSL");
+
+// q [T, nh hd] (query t at position seq.pos + t), kcache / vcache [ctx, nkv, hd] holding keys
+// 0 .. seq.pos + T - 1 -> out [T, nh hd]. q head h uses kv head h / (nh / nkv); hd <= kMaxHeadDim.
+// A workgroup handles 8 query rows (4 when hd > 128) of one kv head (t-major over the group's heads),
+// 64 keys per block.
+// Split-K (n_splits > 1, for decode with long contexts): each of n_splits workgroups per tile handles
+// a slice of the key range and writes partials to `scratch` (scratch_bytes), then a combine pass merges
+// them into out. The split count is fixed at record time; the key range is read from seq on the GPU,
+// so a recorded decode step stays valid as seq.pos grows (slices past the range are empty and cheap).
+class AttentionKernel {
+public:
+    static constexpr uint32_t kMaxHeadDim = 256;
+    static constexpr uint32_t kMaxSplits = 256;
+
+    explicit AttentionKernel(KernelEnv& env);
+    // scratch: optional (needed only for n_splits > 1), at least scratch_bytes(T, nh, hd, n_splits).
+    // All variants share one descriptor-set layout (binding 5 = scratch, or out again when absent).
+    BoundSet bind(DescriptorArena& sets, const BufferRef& q, const BufferRef& kcache, const BufferRef& vcache,
+                  const BufferRef& seq, const BufferRef& out, const BufferRef& scratch = BufferRef{}) const;
+    // Validates the push; T == 0 records nothing. n_splits > 1 needs a set bound with a large enough scratch.
+    void record(Recorder& rec, const BoundSet& set, const AttentionPush& push, uint32_t n_splits = 1) const;
+
+    static VkDeviceSize scratch_bytes(uint32_t T, uint32_t nh, uint32_t hd, uint32_t n_splits);
+    // Split count for T queries when the key range can reach max_keys: ~1 split per 512 keys when the
+    // grid is small (decode), capped at 32; 1 for prefill-sized grids.
+    static uint32_t suggest_splits(uint32_t T, uint32_t nh, uint32_t nkv, uint32_t max_keys);
+
+private:
+    std::unique_ptr<Pipeline> single_[2], split_[2], combine_; // [0]: hd <= 128, [1]: hd <= 256
+    uint32_t max_groups_[3] = {65535, 65535, 65535};
+};
+
+} // namespace vkc

@@ -1,0 +1,73 @@
+#include "model/kernels/matmul.h"
+
+namespace vkc {
+
+namespace {
+constexpr uint32_t kMatvecWG = 128, kMatvecRows = 4; // shaders/matmul/matvec.comp: WG, NR
+constexpr uint32_t kTiledWG = 256, kTile = 64;       // shaders/matmul/matmul.comp: WG, BM = BN
+constexpr uint32_t kMaxGroups = 65535;               // guaranteed maxComputeWorkGroupCount per dimension
+
+PipelineDesc matmul_desc(const char* base, WeightType t, uint32_t wg) {
+    PipelineDesc d;
+    d.shader = std::string(base) + "_" + weight_type_suffix(t);
+    d.binding_counts = {1, (uint32_t)kWeightParts, 1, 1}; // x, W[WPARTS], y, norm_w
+    d.writes_mask = 0b100;
+    d.push_size = sizeof(MatmulPush);
+    d.spec = {wg};
+    return d;
+}
+} // namespace
+
+MatmulKernel::MatmulKernel(KernelEnv& env, WeightType type) : type_(type) {
+    matvec_ = std::make_unique<Pipeline>(env.ctx, env.cache, matmul_desc("matvec", type, kMatvecWG));
+    tiled_ = std::make_unique<Pipeline>(env.ctx, env.cache, matmul_desc("matmul", type, kTiledWG));
+}
+
+BoundSet MatmulKernel::bind(DescriptorArena& sets, const BufferRef& x, const WeightTensor& w, const BufferRef& y,
+                            const BufferRef& norm_w) const {
+    if (w.type != type_) fail(Status::internal, "matmul: weight type does not match the kernel");
+    if (w.parts.empty() || (int)w.parts.size() > kWeightParts)
+        fail(Status::internal, "matmul: weight tensor has " + std::to_string(w.parts.size()) + " parts");
+    std::vector<BufferRef> refs{x};
+    for (const BufferRef& p : w.bind_parts()) refs.push_back(p);
+    refs.push_back(y);
+    refs.push_back(norm_w.valid() ? norm_w : x);
+    return sets.bind(*matvec_, refs);
+}
+
+void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& p, MatmulPath path) const {
+    if (p.M == 0 || p.N == 0) return;
+    const uint32_t mode = p.flags & (MM_IN_RMSNORM | MM_IN_SWIGLU);
+    if (p.flags & ~uint32_t(MM_ACCUMULATE | MM_IN_RMSNORM | MM_IN_SWIGLU) || mode == (MM_IN_RMSNORM | MM_IN_SWIGLU))
+        fail(Status::internal, "matmul: invalid flags " + std::to_string(p.flags));
+    if (p.K == 0 || p.rows_per_part == 0 || p.y_stride < p.N ||
+        p.x_stride < (mode == MM_IN_SWIGLU ? 2 * p.K : p.K))
+        fail(Status::internal, "matmul: invalid push (K, rows_per_part or strides)");
+    if ((p.N - 1) / p.rows_per_part >= (uint32_t)kWeightParts)
+        fail(Status::internal, "matmul: N / rows_per_part needs more than WPARTS parts");
+    if (path == MatmulPath::automatic) path = p.M <= kMatvecMaxM ? MatmulPath::matvec : MatmulPath::tiled;
+    if (path == MatmulPath::matvec) {
+        const uint32_t groups = ceil_div(p.N, kMatvecRows);
+        const uint32_t gx = std::min(groups, kMaxGroups);
+        dispatch_push(rec, *matvec_, set, p, gx, ceil_div(groups, gx), 1, "matvec");
+    } else {
+        if (ceil_div(p.M, kTile) > kMaxGroups || ceil_div(p.N, kTile) > kMaxGroups)
+            fail(Status::unsupported, "matmul: too many tiles for one dispatch");
+        dispatch_push(rec, *tiled_, set, p, ceil_div(p.N, kTile), ceil_div(p.M, kTile), 1, "matmul");
+    }
+}
+
+MatmulPush MatmulKernel::push_for(uint32_t M, const WeightTensor& w, uint32_t flags, float eps) {
+    MatmulPush p{};
+    p.M = M;
+    p.N = (uint32_t)w.rows;
+    p.K = (uint32_t)w.cols;
+    p.x_stride = (flags & MM_IN_SWIGLU) ? 2 * p.K : p.K;
+    p.y_stride = p.N;
+    p.rows_per_part = (uint32_t)w.rows_per_part;
+    p.flags = flags;
+    p.eps = eps;
+    return p;
+}
+
+} // namespace vkc

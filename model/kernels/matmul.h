@@ -1,0 +1,51 @@
+// matmul family: y[m][n] (=|+=) sum_k in(m, k) * W[n][k] for m < M, n < N, with W a WeightTensor [N, K]
+// (f32 or packed f16, split by rows). Two shaders with one descriptor layout: matvec (small M, decode;
+// memory bound, weights streamed once) and a 64 x 64 tiled kernel (prefill). Optional fusions: the
+// pre-RMSNorm of the input, SwiGLU of a [gate | up] input, and y += (residual add).
+#pragma once
+#include "model/kernels/kernel.h"
+
+namespace vkc {
+
+// MatmulPush::flags. ACCUMULATE may combine with one input mode.
+enum MatmulFlags : uint32_t {
+    MM_ACCUMULATE = 1,  // y += result (fused residual add)
+    MM_IN_RMSNORM = 2,  // in(m, k) = x[m][k] / sqrt(mean_k x[m]^2 + eps) * norm_w[k]
+    MM_IN_SWIGLU = 4,   // in(m, k) = silu(x[m][k]) * x[m][K + k]   (x_stride >= 2K)
+};
+
+// Mirrors `Push` in shaders/matmul/{matvec,matmul}.comp.
+struct MatmulPush {
+    uint32_t M, N, K;
+    uint32_t x_stride, y_stride; // floats per row
+    uint32_t x_row0, y_row0;     // first row of x read / of y written (e.g. the head's last token: x_row0 = T-1)
+    uint32_t rows_per_part;      // = WeightTensor::rows_per_part
+    uint32_t flags;              // MatmulFlags
+    float eps;                   // RMSNorm eps (MM_IN_RMSNORM)
+};
+static_assert(sizeof(MatmulPush) == 40, "MatmulPush mirrors GLSL");
+
+enum class MatmulPath { automatic, matvec, tiled };
+
+class MatmulKernel {
+public:
+    static constexpr uint32_t kMatvecMaxM = 4; // automatic path: matvec for M <= this, tiled above
+
+    MatmulKernel(KernelEnv& env, WeightType type);
+    // x [.., x_stride] (float), w [N, K], y [.., y_stride] (float), norm_w [K] (float; pass x again, or an
+    // invalid BufferRef, when MM_IN_RMSNORM is not used). y must not overlap x.
+    BoundSet bind(DescriptorArena& sets, const BufferRef& x, const WeightTensor& w, const BufferRef& y,
+                  const BufferRef& norm_w) const;
+    // Validates the push (sizes, flags) and dispatches; M == 0 or N == 0 records nothing.
+    void record(Recorder& rec, const BoundSet& set, const MatmulPush& push,
+                MatmulPath path = MatmulPath::automatic) const;
+    // Push for x [M, K] -> y [M, N] with packed rows (strides K and N, row offsets 0) and w's split.
+    static MatmulPush push_for(uint32_t M, const WeightTensor& w, uint32_t flags = 0, float eps = 1e-6f);
+    WeightType type() const { return type_; }
+
+private:
+    WeightType type_;
+    std::unique_ptr<Pipeline> matvec_, tiled_;
+};
+
+} // namespace vkc

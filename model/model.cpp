@@ -1,0 +1,146 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace vkc {
+
+std::unique_ptr<Model> load_v1(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx,
+                               const ModelOptions& opts); // convgpt_v1.cpp
+std::unique_ptr<Model> load_v2(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx,
+                               const ModelOptions& opts); // convgpt_v2.cpp
+
+std::unique_ptr<Model> Model::load(const std::string& dir, const ModelOptions& opts) {
+    if (opts.max_batch < 1) fail(Status::invalid_argument, "max_batch must be >= 1");
+    ModelConfig cfg = load_config(dir);
+    ContextOptions co;
+    co.device_index = opts.device_index;
+    co.validation = opts.validation;
+    auto ctx = Context::create(co);
+    if (cfg.arch == Arch::v1) return load_v1(dir, cfg, std::move(ctx), opts);
+    return load_v2(dir, cfg, std::move(ctx), opts);
+}
+
+Model::Model(std::unique_ptr<Context> ctx, ModelConfig cfg, const ModelOptions& opts)
+    : ctx_(std::move(ctx)), config_(std::move(cfg)), opts_(opts) {
+    std::string path = opts.pipeline_cache_path == "default" ? PipelineCache::default_path() : opts.pipeline_cache_path;
+    cache_ = std::make_unique<PipelineCache>(*ctx_, path);
+    env_ = std::make_unique<KernelEnv>(KernelEnv{*ctx_, *cache_});
+    weights_ = std::make_unique<Arena>(*ctx_, MemoryKind::device, "weights");
+    acts_ = std::make_unique<Arena>(*ctx_, MemoryKind::device, "activations");
+    advance_ = std::make_unique<AdvanceKernel>(*env_);
+}
+
+Model::~Model() {
+    if (ctx_) vkDeviceWaitIdle(ctx_->device());
+}
+
+void Model::save_pipeline_cache() {
+    try {
+        cache_->save();
+    } catch (const Error&) {
+        // A read-only cache directory must not make loading fail: the cache is an optimization.
+    }
+}
+
+int Model::logits_rows_capacity() const {
+    uint64_t per_row = uint64_t(vocab_size()) * 4;
+    uint64_t rows = ctx_->limits().max_storage_buffer_range / per_row;
+    return (int)std::max<uint64_t>(1, std::min<uint64_t>(rows, (uint64_t)opts_.max_batch));
+}
+
+// ---- Sequence ------------------------------------------------------------------------------------
+
+Sequence::Sequence(Model& m, int ctx_len) : model_(m), ctx_len_(ctx_len) {
+    Context& c = m.context();
+    state_ = std::make_unique<Arena>(c, MemoryKind::device, "sequence state");
+    io_ = std::make_unique<Arena>(c, MemoryKind::host, "sequence io");
+    sets_ = std::make_unique<DescriptorArena>(c);
+    prefill_cb_ = std::make_unique<CommandBuffer>(c);
+    decode_cb_ = std::make_unique<CommandBuffer>(c);
+}
+
+Sequence::~Sequence() {
+    try {
+        if (prefill_cb_) prefill_cb_->wait();
+        if (decode_cb_) decode_cb_->wait();
+    } catch (...) {
+    }
+}
+
+void Sequence::finish_setup() {
+    advance_set_ = model_.advance_->bind(*sets_, seq_);
+    write_pos();
+    // The decode step is recorded exactly once, here; decode() only writes the token id and submits.
+    Recorder rec(decode_cb_->begin(false));
+    record_step(rec, 1, 0, Logits::last);
+    rec.host_read_barrier();
+    decode_cb_->end();
+    decode_dispatches_ = rec.dispatches();
+}
+
+void Sequence::check_ids(const int32_t* ids, int n) const {
+    const int v = model_.vocab_size();
+    for (int i = 0; i < n; ++i)
+        if (ids[i] < 0 || ids[i] >= v)
+            fail(Status::invalid_argument, "token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
+                                               " is out of range [0, " + std::to_string(v) + ")");
+    if ((int64_t)pos_ + n > ctx_len_)
+        fail(Status::invalid_argument, "sequence of " + std::to_string(pos_ + n) + " tokens exceeds the context of " +
+                                           std::to_string(ctx_len_) + " tokens");
+}
+
+void Sequence::write_pos() {
+    SeqInfo s{(uint32_t)pos_, 0, 0, 0};
+    std::memcpy(seq_.mapped, &s, sizeof s);
+}
+
+void Sequence::reset() { pos_ = 0; }
+
+void Sequence::record_step(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) {
+    record_forward(rec, n, tok_offset, mode);
+    model_.advance_->record(rec, advance_set_, n);
+}
+
+void Sequence::prefill(const int32_t* ids, int n, Logits mode, float* logits) {
+    if (n <= 0) fail(Status::invalid_argument, "prefill of an empty token list");
+    check_ids(ids, n);
+    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+    const int V = model_.vocab_size();
+    const int chunk = mode == Logits::all ? model_.logits_rows_capacity() : model_.max_batch();
+    // All logits: one submission per chunk (each chunk's rows are read back). Last only: one submission.
+    int done = 0;
+    while (done < n) {
+        write_pos();
+        int in_submit = mode == Logits::all ? std::min(chunk, n - done) : n - done;
+        std::memcpy(tokens_.mapped, ids + done, size_t(in_submit) * 4);
+        Recorder rec(prefill_cb_->begin(true));
+        for (int off = 0; off < in_submit; off += chunk) {
+            int m = std::min(chunk, in_submit - off);
+            bool last_chunk = off + m == in_submit;
+            record_step(rec, (uint32_t)m, (uint32_t)off,
+                        mode == Logits::all ? Logits::all : last_chunk ? Logits::last : Logits::none);
+        }
+        rec.host_read_barrier();
+        prefill_cb_->end();
+        prefill_cb_->submit_and_wait();
+        if (mode == Logits::all)
+            std::memcpy(logits + size_t(done) * V, logits_.mapped, size_t(in_submit) * V * 4);
+        else if (logits)
+            std::memcpy(logits, logits_.mapped, size_t(V) * 4);
+        pos_ += in_submit;
+        done += in_submit;
+    }
+}
+
+void Sequence::decode(int32_t id, float* logits) {
+    check_ids(&id, 1);
+    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+    write_pos();
+    std::memcpy(tokens_.mapped, &id, 4);
+    decode_cb_->submit_and_wait();
+    if (logits) std::memcpy(logits, logits_.mapped, size_t(model_.vocab_size()) * 4);
+    pos_ += 1;
+}
+
+} // namespace vkc

@@ -1,0 +1,106 @@
+// Architecture-independent model and sequence interfaces. A Model owns the device context, the
+// pipelines, the weight arena and one activation arena that all its sequences reuse (their
+// submissions are serialized). A Sequence owns its decode state on the GPU (KV cache / conv history /
+// chunk memory, position) and a decode command buffer recorded once and replayed for every token.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/kernels/basic.h"
+#include "model/kernels/kernel.h"
+#include "model/weights.h"
+#include "runtime/command.h"
+#include "runtime/context.h"
+#include "runtime/memory.h"
+#include "runtime/pipeline.h"
+
+namespace vkc {
+
+struct ModelOptions {
+    WeightType weight_type = WeightType::f16;  // --precision f16 (default) | f32
+    int max_batch = 256;                       // tokens per prefill chunk (activation capacity)
+    int device_index = -1;                     // -1: $VKCONVGPT_DEVICE or best device
+    bool validation = false;
+    std::string pipeline_cache_path = "default"; // "default": PipelineCache::default_path(); "": none
+    ProgressFn progress;                       // load progress; return false to cancel
+};
+
+class Sequence;
+
+class Model {
+public:
+    static std::unique_ptr<Model> load(const std::string& dir, const ModelOptions& opts = {});
+    virtual ~Model();
+
+    const ModelConfig& config() const { return config_; }
+    Context& context() { return *ctx_; }
+    const ModelOptions& options() const { return opts_; }
+    int vocab_size() const { return config_.vocab_size(); }
+    uint64_t weight_bytes() const { return weights_->bytes(); }
+    // ctx <= 0: the model's maximum (v1: max_position_embeddings or 4096; v2: grid_size^2).
+    virtual std::unique_ptr<Sequence> new_sequence(int ctx = 0) = 0;
+    std::mutex& submit_mutex() { return submit_mutex_; }
+    int max_batch() const { return opts_.max_batch; }
+    int logits_rows_capacity() const; // rows of [*, vocab] f32 that fit one binding, <= max_batch
+
+protected:
+    Model(std::unique_ptr<Context> ctx, ModelConfig cfg, const ModelOptions& opts);
+    void save_pipeline_cache();
+    std::unique_ptr<Context> ctx_;
+    ModelConfig config_;
+    ModelOptions opts_;
+    std::unique_ptr<PipelineCache> cache_;
+    std::unique_ptr<KernelEnv> env_;
+    std::unique_ptr<Arena> weights_;
+    std::unique_ptr<Arena> acts_;
+    std::unique_ptr<AdvanceKernel> advance_;
+    std::mutex submit_mutex_;
+    friend class Sequence;
+};
+
+enum class Logits { none, last, all };
+
+class Sequence {
+public:
+    virtual ~Sequence();
+    int pos() const { return pos_; }
+    int capacity() const { return ctx_len_; }
+    // Runs n tokens as batched prefill (chunks of max_batch recorded into one submission when only the
+    // last row's logits are wanted). logits: [n, vocab] for Logits::all, else [vocab] of the last token.
+    void prefill(const int32_t* ids, int n, Logits mode, float* logits);
+    // One token through the decode command buffer recorded once at creation and replayed.
+    void decode(int32_t id, float* logits);
+    void reset(); // back to position 0 (state is overwritten as positions are refilled)
+    uint64_t decode_records() const { return decode_cb_->record_count(); }
+    uint64_t state_bytes() const { return state_->bytes(); }
+    uint32_t decode_dispatches() const { return decode_dispatches_; }
+
+protected:
+    Sequence(Model& m, int ctx_len);
+    // Records the forward of n tokens (ids at tokens[tok_offset..]) starting at seq.pos. Logits rows go
+    // to logits buffer rows [0, n) (all), row 0 (last) or nowhere (none). The caller then records the
+    // GPU-side advance of seq.pos.
+    virtual void record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) = 0;
+    // Called by subclasses at the end of their constructor, once every buffer is bound.
+    void finish_setup();
+    void check_ids(const int32_t* ids, int n) const;
+    void write_pos();
+    void record_step(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode);
+
+    Model& model_;
+    int ctx_len_;
+    int pos_ = 0;
+    std::unique_ptr<Arena> state_; // device: KV cache, histories
+    std::unique_ptr<Arena> io_;    // host-visible: seq info, token ids, logits
+    BufferRef seq_, tokens_, logits_;
+    BoundSet advance_set_;
+    std::unique_ptr<DescriptorArena> sets_;
+    std::unique_ptr<CommandBuffer> prefill_cb_, decode_cb_;
+    uint32_t decode_dispatches_ = 0;
+};
+
+} // namespace vkc

@@ -1,0 +1,170 @@
+#version 450
+// Per-head q_norm / k_norm (RMSNorm) + NeoX rotate-half RoPE, and the K/V cache write.
+//   qkv [T, (nh + 2 nkv) hd]: row t = the fused q | k | v projection of token t (absolute position
+//   p = seq.pos + t). q heads -> q_out [T, nh hd]; k heads -> kcache[(p nkv + kh) hd + d];
+//   v heads (copied) -> vcache at the same place. Cache rows p >= ctx are never written.
+// One workgroup per (head of the fused row, token): gl_WorkGroupID = (head, t).
+// RoPE follows HF's float32 path: inv_freq_i = 1 / theta^(fl32(2i / hd)), angle = fl32(p * inv_freq_i),
+// then cos / sin of that float angle. The builtins pow / sin / cos are not used: Vulkan only bounds
+// their error loosely (sin: 2^-11 absolute; pow: grows with the exponent), so inv_freq is computed
+// with float-float arithmetic (<= ~1 ulp of the float32 reference) and sin / cos with an exact
+// Cody-Waite reduction (accurate to ~1e-7 for angles up to ~1e6, i.e. positions up to ~1M).
+#include "common/types.glsl"
+layout(constant_id = 0) const uint WG = 64;
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer QKV { float qkv[]; };
+layout(std430, binding = 1) readonly buffer QN { float qn_w[]; };
+layout(std430, binding = 2) readonly buffer KN { float kn_w[]; };
+layout(std430, binding = 3) readonly buffer Seq { SEQ_INFO_FIELDS } seq;
+layout(std430, binding = 4) writeonly buffer QO { float q_out[]; };
+layout(std430, binding = 5) writeonly buffer KC { float kc[]; };
+layout(std430, binding = 6) writeonly buffer VC { float vc[]; };
+layout(push_constant) uniform Push { uint T, nh, nkv, hd; float eps, theta; uint flags, ctx; } pc;
+
+#define FLAG_NORM 1u
+#define FLAG_ROPE 2u
+
+shared float partial[WG];
+
+// a / b correctly rounded to float (round to nearest even), 0 <= a < 2^16, 0 < b < 2^16; bitwise long
+// division because Vulkan allows 2.5 ulp for float division and the exponent's error is amplified.
+float div_rn(uint a, uint b) {
+    if (a == 0u) return 0.0;
+    int k = 0;
+    uint r = a;
+    while (r < b) { r <<= 1; ++k; }
+    uint m = 0u;
+    for (int i = 0; i < 24; ++i) {
+        m <<= 1;
+        if (r >= b) { m |= 1u; r -= b; }
+        r <<= 1;
+    }
+    if (r > b || (r == b && (m & 1u) == 1u)) ++m;
+    return ldexp(float(m), -(k + 23));
+}
+
+// 2^(hi + lo) for |lo| << 1: 2^n * 2^f with f in [-0.5, 0.5], Taylor series of e^(f ln2) to degree 8
+// (truncation < 1e-8 relative); ldexp is exact.
+float exp2_ff(float hi, float lo) {
+    precise float n = roundEven(hi);
+    precise float f = (hi - n) + lo;
+    precise float p = 1.3215486790144307e-06;
+    p = p * f + 1.5252733804059838e-05;
+    p = p * f + 1.5403530393381606e-04;
+    p = p * f + 1.3333558146428443e-03;
+    p = p * f + 9.6181291076284772e-03;
+    p = p * f + 5.5504108664821580e-02;
+    p = p * f + 2.4022650695910071e-01;
+    p = p * f + 6.9314718055994531e-01;
+    p = p * f + 1.0;
+    return ldexp(p, int(n));
+}
+
+// Dekker's exact product a * b = p + e (no fma: Vulkan's fma need not be fused).
+void two_prod(float a, float b, out float p, out float e) {
+    precise float ta = 4097.0 * a;
+    precise float ah = ta - (ta - a);
+    precise float al = a - ah;
+    precise float tb = 4097.0 * b;
+    precise float bh = tb - (tb - b);
+    precise float bl = b - bh;
+    precise float pp = a * b;
+    precise float ee = (((ah * bh - pp) + ah * bl) + al * bh) + al * bl;
+    p = pp;
+    e = ee;
+}
+
+// inv_freq_i = theta^(-e), e = fl32(2i / hd): exponent e * log2(theta) in float-float, log2(theta) =
+// builtin log2 refined by one Newton step (hi + lo).
+float rope_inv_freq(uint i, uint hd, float theta) {
+    const float e = div_rn(2u * i, hd);
+    const float l_hi = log2(theta);
+    precise float y0 = exp2_ff(l_hi, 0.0);
+    precise float l_lo = (theta - y0) / (y0 * 0.69314718055994531);
+    float x_hi, x_lo;
+    two_prod(e, l_hi, x_hi, x_lo);
+    precise float lo = x_lo + e * l_lo;
+    return exp2_ff(-x_hi, -lo);
+}
+
+// sin and cos of a float angle a >= 0: a - j pi/2 with pi/2 split into 8-bit parts (8, 8, 8 bits + the
+// rest) and j split into high and low parts, so every product j * C is exact and the reduction is exact
+// for j < 2^24; then cephes sinf / cosf polynomials on [-pi/4, pi/4].
+vec2 sincos_f32(float a) {
+    const float C[4] = float[4](1.5703125, 4.825592041015625e-04, 1.2665987014770508e-06,
+                                9.920936294705030e-10);
+    precise float j = roundEven(a * 0.63661977236758134);
+    precise float jl = float(uint(j) & 255u);
+    precise float jh = j - jl;
+    precise float r = a;
+    for (int c = 0; c < 4; ++c) {
+        r = r - jh * C[c];
+        r = r - jl * C[c];
+    }
+    precise float z = r * r;
+    precise float s = ((-1.9515295891e-4 * z + 8.3321608736e-3) * z - 1.6666654611e-1) * z * r + r;
+    precise float co = ((2.443315711809948e-5 * z - 1.388731625493765e-3) * z + 4.166664568298827e-2) * z * z
+                       - 0.5 * z + 1.0;
+    switch (uint(j) & 3u) {
+    case 0u: return vec2(s, co);
+    case 1u: return vec2(co, -s);
+    case 2u: return vec2(-s, -co);
+    default: return vec2(-co, s);
+    }
+}
+
+void main() {
+    const uint head = gl_WorkGroupID.x, t = gl_WorkGroupID.y, tid = gl_LocalInvocationID.x;
+    const uint nheads = pc.nh + 2u * pc.nkv, hd = pc.hd;
+    if (head >= nheads || t >= pc.T) return; // workgroup-uniform
+    const uint src = (t * nheads + head) * hd;
+    const uint p = seq.pos + t;
+    // kind 0: q head h; 1: k head; 2: v head
+    const uint kind = head < pc.nh ? 0u : (head < pc.nh + pc.nkv ? 1u : 2u);
+    const uint kvh = kind == 1u ? head - pc.nh : head - pc.nh - pc.nkv;
+    const bool in_cache = p < pc.ctx;
+    const uint cdst = (p * pc.nkv + kvh) * hd;
+    const uint qdst = (t * pc.nh + head) * hd;
+
+    if (kind == 2u) {
+        if (!in_cache) return;
+        for (uint i = tid; i < hd; i += WG)
+            if (cdst + i < uint(vc.length())) vc[cdst + i] = qkv[src + i];
+        return;
+    }
+    if (kind == 1u && !in_cache) return;
+
+    float rn = 1.0;
+    const bool norm = (pc.flags & FLAG_NORM) != 0u;
+    if (norm) {
+        float s = 0.0;
+        for (uint i = tid; i < hd; i += WG) { float v = qkv[src + i]; s += v * v; }
+        partial[tid] = s;
+        barrier();
+        for (uint k = WG / 2u; k > 0u; k >>= 1) {
+            if (tid < k) partial[tid] += partial[tid + k];
+            barrier();
+        }
+        rn = inversesqrt(partial[0] / float(hd) + pc.eps);
+    }
+    // element i after the norm (HF order: (x * rsqrt) * w)
+#define NORMED(i) (norm ? (qkv[src + (i)] * rn) * (kind == 0u ? qn_w[i] : kn_w[i]) : qkv[src + (i)])
+#define STORE(i, v)                                                          \
+    {                                                                        \
+        if (kind == 0u) { if (qdst + (i) < uint(q_out.length())) q_out[qdst + (i)] = (v); } \
+        else if (cdst + (i) < uint(kc.length())) kc[cdst + (i)] = (v);       \
+    }
+    if ((pc.flags & FLAG_ROPE) != 0u) {
+        const uint half_hd = hd / 2u;
+        for (uint i = tid; i < half_hd; i += WG) {
+            const float x1 = NORMED(i), x2 = NORMED(i + half_hd);
+            precise float ang = float(p) * rope_inv_freq(i, hd, pc.theta);
+            const vec2 sc = sincos_f32(ang);
+            STORE(i, x1 * sc.y - x2 * sc.x);
+            STORE(i + half_hd, x2 * sc.y + x1 * sc.x);
+        }
+        if ((hd & 1u) != 0u && tid == 0u) STORE(hd - 1u, NORMED(hd - 1u)); // odd hd: rejected by the host
+    } else {
+        for (uint i = tid; i < hd; i += WG) STORE(i, NORMED(i));
+    }
+}

@@ -1,0 +1,7 @@
+# attention family: per-head q/k RMSNorm + RoPE + K/V cache write, and causal GQA attention with an
+# online softmax. attention_split + attention_combine are the split-K path (decode, long contexts); all
+# three attention variants share one descriptor-set layout (see model/kernels/attention.h).
+vkc_shader(qk_norm_rope attention/qk_norm_rope.comp)
+vkc_shader(attention attention/attention.comp)
+vkc_shader(attention_split attention/attention.comp DEFINES SPLIT)
+vkc_shader(attention_combine attention/attention.comp DEFINES COMBINE)

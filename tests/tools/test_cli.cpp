@@ -1,0 +1,97 @@
+// vkconvgpt-run as a user runs it: exit codes, one-line errors, the eval output contract.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "model/safetensors.h"
+#include "tests/common/test_env.h"
+
+using namespace vkc;
+
+namespace {
+
+struct Result {
+    int code;
+    std::string out; // stdout + stderr
+};
+
+Result run(const std::string& args) {
+    std::string cmd = std::string(VKC_RUN_BIN) + " " + args + " 2>&1";
+    Result r{-1, ""};
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return r;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    int st = pclose(p);
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+std::string model(const char* name) { return test::fixtures_dir() + "/" + name; }
+
+std::vector<float> expected_logits(const char* fixture) {
+    auto f = SafetensorsFile::open(test::fixtures_dir() + "/" + fixture + "/expected.safetensors");
+    const TensorView& t = f->tensors().at("logits");
+    std::vector<float> v(t.numel());
+    tensor_to_f32(t, v.data());
+    return v;
+}
+
+std::string expected_ids_csv(const char* fixture, int n) {
+    auto f = SafetensorsFile::open(test::fixtures_dir() + "/" + fixture + "/expected.safetensors");
+    const TensorView& t = f->tensors().at("input_ids");
+    std::string s;
+    for (int i = 0; i < n && i < t.numel(); ++i) {
+        int64_t x;
+        std::memcpy(&x, t.data + i * 8, 8);
+        s += (i ? "," : "") + std::to_string(x);
+    }
+    return s;
+}
+
+} // namespace
+
+TEST(Cli, InfoPrintsDeviceAndLimits) {
+    Result r = run("info");
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("maxStorageBufferRange"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("subgroup size"), std::string::npos) << r.out;
+}
+
+TEST(Cli, EvalWritesLogitsMatchingTheReference) {
+    const int T = 20;
+    std::string out = ::testing::TempDir() + "/vkc_eval_logits.safetensors";
+    Result r = run("eval --model " + model("v1-tiny-tied/f32") + " --ids " + expected_ids_csv("v1-tiny-tied", T) +
+                   " --prefill 8 --precision f32 --out " + out);
+    ASSERT_EQ(r.code, 0) << r.out;
+    auto f = SafetensorsFile::open(out);
+    const TensorView& t = f->tensors().at("logits");
+    ASSERT_EQ(t.dtype, DType::f32);
+    ASSERT_EQ(t.shape, (std::vector<int64_t>{T, 512}));
+    std::vector<float> got(t.numel());
+    tensor_to_f32(t, got.data());
+    std::vector<float> ref = expected_logits("v1-tiny-tied");
+    ref.resize(got.size()); // causal: the first T rows do not depend on later ids
+    EXPECT_LE(test::rel_error(got, ref), 1e-4);
+}
+
+TEST(Cli, BadInputGivesOneLineErrors) {
+    std::string out = ::testing::TempDir() + "/vkc_bad.safetensors";
+    struct { std::string args, expect; } cases[] = {
+        {"eval --model " + model("v1-tiny-tied/f32") + " --ids 1,x,3 --out " + out, "'x'"},
+        {"eval --model " + model("v1-tiny-tied/f32") + " --ids 1,512 --out " + out, "out of range"},
+        {"eval --model " + model("v1-tiny-tied/f32") + " --ids 1,2 --prefill 3 --out " + out, "--prefill"},
+        {"eval --model /nonexistent/model --ids 1 --out " + out, "/nonexistent/model"},
+        {"eval --model " + model("v1-tiny-tied/f32") + " --ids 1 --precision f8 --out " + out, "--precision"},
+    };
+    for (auto& c : cases) {
+        Result r = run(c.args);
+        EXPECT_NE(r.code, 0) << c.args;
+        EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.args << "\n" << r.out;
+        EXPECT_NE(r.out.find("error"), std::string::npos) << r.out;
+    }
+}

@@ -1,0 +1,20 @@
+// vkconvgpt-run subcommands. Each registers its options on the CLI11 app and runs when selected.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace vkc::tool {
+
+using Runner = std::function<int()>;
+
+// Each returns the function that runs the subcommand once parsing succeeded.
+Runner add_info(CLI::App& app);
+Runner add_eval(CLI::App& app);
+
+// "5,17,3" -> ids; throws vkc::Error(invalid_argument) naming the bad element.
+std::vector<int32_t> parse_ids(const std::string& text);
+
+} // namespace vkc::tool
