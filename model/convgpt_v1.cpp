@@ -24,6 +24,13 @@ class V1Model : public Model {
 public:
     V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx, const ModelOptions& opts);
     std::unique_ptr<Sequence> new_sequence(int ctx) override;
+    // Also bounded by one binding of the tied head's [rows, 8H] scale_up activations.
+    int logits_rows_capacity() const override {
+        int rows = Model::logits_rows_capacity();
+        if (!c().tie_word_embeddings) return rows;
+        return (int)std::max<uint64_t>(1, std::min<uint64_t>(rows, ctx_->limits().max_storage_buffer_range /
+                                                                       (8ull * c().hidden_size * 4)));
+    }
 
     const V1Config& c() const { return config_.v1; }
     V1Weights w;

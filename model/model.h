@@ -25,6 +25,7 @@ struct ModelOptions {
     int max_batch = 256;                       // tokens per prefill chunk (activation capacity)
     int device_index = -1;                     // -1: $VKCONVGPT_DEVICE or best device
     bool validation = false;
+    uint64_t max_storage_buffer_range = 0;     // emulate a smaller limit (0: the device's)
     std::string pipeline_cache_path = "default"; // "default": PipelineCache::default_path(); "": none
     ProgressFn progress;                       // load progress; return false to cancel
 };
@@ -45,7 +46,9 @@ public:
     virtual std::unique_ptr<Sequence> new_sequence(int ctx = 0) = 0;
     std::mutex& submit_mutex() { return submit_mutex_; }
     int max_batch() const { return opts_.max_batch; }
-    int logits_rows_capacity() const; // rows of [*, vocab] f32 that fit one binding, <= max_batch
+    // Rows whose logits one submission can produce: [rows, vocab] f32 (and the head's activations) fit
+    // one binding; <= max_batch.
+    virtual int logits_rows_capacity() const;
 
 protected:
     Model(std::unique_ptr<Context> ctx, ModelConfig cfg, const ModelOptions& opts);

@@ -296,6 +296,15 @@ std::unique_ptr<Context> Context::create(const ContextOptions& opts) {
     auto& L = c->limits_;
     const auto& pl = c->props_.limits;
     L.max_storage_buffer_range = pl.maxStorageBufferRange;
+    uint64_t cap = opts.max_storage_buffer_range;
+    if (const char* e = std::getenv("VKCONVGPT_MAX_BUFFER_RANGE")) {
+        char* end = nullptr;
+        unsigned long long v = std::strtoull(e, &end, 10);
+        if (!*e || *end || v < 4096)
+            fail(Status::invalid_argument, std::string("VKCONVGPT_MAX_BUFFER_RANGE='") + e + "' is not a byte count >= 4096");
+        cap = cap ? std::min<uint64_t>(cap, v) : v;
+    }
+    if (cap) L.max_storage_buffer_range = std::min<uint64_t>(L.max_storage_buffer_range, cap);
     L.min_storage_buffer_offset_alignment = pl.minStorageBufferOffsetAlignment;
     L.max_shared_memory = pl.maxComputeSharedMemorySize;
     L.max_workgroup_invocations = pl.maxComputeWorkGroupInvocations;

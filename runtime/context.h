@@ -22,6 +22,9 @@ struct ContextOptions {
     bool allow_fp16_arith = true;   // use shaderFloat16 where present
     bool allow_subgroups = true;
     bool allow_int_dot = true;
+    // Emulates a smaller maxStorageBufferRange (bytes; 0 = the device's), also $VKCONVGPT_MAX_BUFFER_RANGE:
+    // exercises tensor splitting on desktops as it happens on phones.
+    uint64_t max_storage_buffer_range = 0;
 };
 
 // What the device can do, after fallbacks (a feature is true only if present and enabled).

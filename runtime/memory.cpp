@@ -124,12 +124,15 @@ BufferRef Arena::ref(int slot) const {
 }
 
 int64_t split_rows(int64_t rows, int64_t row_bytes, uint64_t max_range, int64_t row_multiple) {
-    if ((uint64_t)(rows * row_bytes) <= max_range) return rows;
-    int64_t per = (int64_t)(max_range / (uint64_t)row_bytes);
-    per = per / row_multiple * row_multiple;
-    if (per <= 0) fail(Status::unsupported, "a tensor row of " + std::to_string(row_bytes) +
-                                                " bytes exceeds maxStorageBufferRange");
-    return per;
+    const int64_t per_max = (int64_t)(max_range / (uint64_t)row_bytes);
+    if (per_max >= rows) return rows;
+    if (per_max <= 0) fail(Status::unsupported, "a tensor row of " + std::to_string(row_bytes) +
+                                                    " bytes exceeds maxStorageBufferRange");
+    // As few parts as possible, balanced, then rounded up to row_multiple where that still fits.
+    const int64_t parts = (rows + per_max - 1) / per_max;
+    int64_t per = (rows + parts - 1) / parts;
+    int64_t rounded = (per + row_multiple - 1) / row_multiple * row_multiple;
+    return rounded <= per_max ? rounded : per;
 }
 
 // ---- Uploader ------------------------------------------------------------------------------------

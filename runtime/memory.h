@@ -63,7 +63,8 @@ private:
 };
 
 // Rows per part so that each part of a [rows, row_bytes] tensor fits one binding; rows_per_part is a
-// multiple of row_multiple (so a workgroup's tile never straddles two parts). Returns rows when one fits.
+// multiple of row_multiple where the range allows (so a workgroup's tile rarely straddles two parts;
+// kernels handle it anyway). Returns rows when one part fits.
 int64_t split_rows(int64_t rows, int64_t row_bytes, uint64_t max_range, int64_t row_multiple);
 
 // Copies host data into BufferRefs of device arenas: memcpy when mapped, else via a staging ring of

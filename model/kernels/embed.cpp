@@ -23,12 +23,16 @@ void token_grid(uint32_t n, uint32_t* gx, uint32_t* gy) {
 } // namespace
 
 EmbedConvKernel::EmbedConvKernel(KernelEnv& env, WeightType type) : type_(type) {
+    // A token is one workgroup, so decode latency shrinks with its size: up to 512 threads (a power of two
+    // the device allows; the shader splits each pooled value over WG / td threads).
+    uint32_t wg = 128;
+    while (wg < 512 && wg * 2 <= env.ctx.limits().max_workgroup_invocations) wg *= 2;
     PipelineDesc d;
     d.shader = std::string("embed_conv_") + weight_type_suffix(type);
     d.binding_counts = {1, (uint32_t)kWeightParts, 1, 1, 1}; // tokens, E[WPARTS], conv_w, g, out
     d.writes_mask = 0b10000;
     d.push_size = sizeof(EmbedConvPush);
-    d.spec = {kWG};
+    d.spec = {wg};
     p_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
 }
 

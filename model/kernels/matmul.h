@@ -29,7 +29,9 @@ enum class MatmulPath { automatic, matvec, tiled };
 
 class MatmulKernel {
 public:
-    static constexpr uint32_t kMatvecMaxM = 4; // automatic path: matvec for M <= this, tiled above
+    // automatic path: matvec for M <= this, tiled above (H100: matvec re-reads the weights per 4 rows but
+    // still wins up to M = 8..32 depending on the shape; 8 is safe everywhere measured)
+    static constexpr uint32_t kMatvecMaxM = 8;
 
     MatmulKernel(KernelEnv& env, WeightType type);
     // x [.., x_stride] (float), w [N, K], y [.., y_stride] (float), norm_w [K] (float; pass x again, or an

@@ -68,6 +68,7 @@ void main() {
 const uint BK = 64u;                        // keys per block
 const uint RG = NQ / 4u;                    // row groups of 4 in the score phase (WG = BK * RG)
 const uint DC = 32u;                        // head dims per staged K chunk
+const uint VB = 16u;                        // V rows per batch of loads
 const uint KS = BK + 1u;                    // k_sh row stride (padding: conflict-free stores)
 const uint LPR = WG / NQ;                   // threads per row in the softmax phase
 const uint MAXD = (HDMAX + WG - 1u) / WG;   // output dims per thread when hd > WG
@@ -131,10 +132,15 @@ void main() {
         // 1. scores: K staged chunk by chunk (coalesced rows), thread (jloc, rg) accumulates 4 rows
         vec4 sc = vec4(0.0);
         for (uint dc = 0u; dc < hd; dc += DC) {
+            // loads batched by 8 (constant) so they are in flight together, then stored
             const uint d = dc + ld_lane;
-            for (uint kk = ld_grp; kk < BK; kk += LD_GRPS) {
-                const uint j = kb + kk;
-                k_sh[ld_lane * KS + kk] = (j < k_hi && d < hd) ? kc[(j * pc.nkv + kh) * hd + d] : 0.0;
+            for (uint kk0 = ld_grp; kk0 < BK; kk0 += 8u * LD_GRPS) {
+                float t8[8];
+                for (uint u = 0u; u < 8u; ++u) {
+                    const uint j = kb + kk0 + u * LD_GRPS;
+                    t8[u] = (j < k_hi && d < hd) ? kc[(j * pc.nkv + kh) * hd + d] : 0.0;
+                }
+                for (uint u = 0u; u < 8u; ++u) k_sh[ld_lane * KS + kk0 + u * LD_GRPS] = t8[u];
             }
             barrier();
             if (rg_live) {
@@ -187,20 +193,25 @@ void main() {
             for (uint i = 0u; i < MAXD; ++i) acc[r * MAXD + i] *= al;
         }
         if (kl < KL) {
+            // V loads batched by VB keys (in flight together), coalesced along d
             const uint nk = min(BK, k_hi - kb);
-            for (uint jj = kl; jj < nk; jj += KL) {
-                const uint vbase = ((kb + jj) * pc.nkv + kh) * hd;
+            for (uint j0 = kl; j0 < nk; j0 += VB * KL)
                 for (uint i = 0u; i < MAXD; ++i) {
                     const uint d = dbase + i * WG;
-                    if (d < hd) {
-                        const float vv = vc[vbase + d];
+                    if (d >= hd) continue;
+                    float vv[VB];
+                    for (uint u = 0u; u < VB; ++u) {
+                        const uint jj = j0 + u * KL;
+                        vv[u] = jj < nk ? vc[((kb + jj) * pc.nkv + kh) * hd + d] : 0.0;
+                    }
+                    for (uint u = 0u; u < VB; ++u) {
+                        const uint jj = min(j0 + u * KL, BK - 1u); // probabilities past nk are 0
                         for (uint g4 = 0u; g4 < RG; ++g4) {
                             const vec4 pr = s_sh[jj * RG + g4];
-                            for (uint c = 0u; c < 4u; ++c) acc[(g4 * 4u + c) * MAXD + i] += pr[c] * vv;
+                            for (uint c = 0u; c < 4u; ++c) acc[(g4 * 4u + c) * MAXD + i] += pr[c] * vv[u];
                         }
                     }
                 }
-            }
         }
         barrier(); // s_sh / a_sh are rewritten by the next block
     }

@@ -4,13 +4,15 @@
 //   Y[o][w] = sum_i sum_j K[o][i][0][j] * X[i][w + j - (k-1)]   (causal conv along w, zero left padding)
 //   P[a][b] = mean_{u,v < f} Y[a f + u][b f + v], flattened row-major -> [td = (e/f)^2]
 //   out[t][:] = P / max(||P||_2 / sqrt(td), 1e-5) * g[0]
-// The E row (H = e*e <= 4096 floats) is staged in shared memory; each thread computes whole pooled
-// values P[q] (Y is never stored), writes them unnormalized, and rescales its own values after a
-// shared-memory reduction of ||P||^2 (reusing the row's shared memory).
+// The E row (H = e*e <= 4096 floats) is staged in shared memory; threads compute pooled values P[q]
+// directly (Y is never stored): one thread per value, or, when the workgroup has more threads than td,
+// C = WG / td threads per value each summing every C-th input channel, combined through shared memory
+// (the token's latency is what counts in decode). Values are written unnormalized and rescaled by the
+// thread that wrote them after a shared-memory reduction of ||P||^2 (reusing the row's shared memory).
 // Mirrored by vkc::EmbedConvPush (model/kernels/embed.h).
 #include "common/types.glsl"
 
-layout(constant_id = 0) const uint WG = 128; // power of two
+layout(constant_id = 0) const uint WG = 256; // power of two, <= MAXH
 layout(local_size_x_id = 0) in;
 
 #define MAXH 4096
@@ -40,16 +42,19 @@ void main() {
     for (uint i = tid; i < H; i += WG) xs[i] = WLOAD(ep[part].w, eb + i);
     barrier();
 
-    const uint e = pc.e, f = pc.f, kw = pc.k, p = pc.e / pc.f;
-    const uint ob = t * pc.td;
+    const uint e = pc.e, f = pc.f, kw = pc.k, p = pc.e / pc.f, td = pc.td;
+    const uint ob = t * td;
     const float inv_area = 1.0 / float(f * f);
-    float ss = 0.0;
-    for (uint q = tid; q < pc.td; q += WG) {
+    // C threads share one pooled value when the workgroup outnumbers td (each sums channels i = c mod C)
+    const uint C = max(1u, WG / td);
+    float ss = 0.0, psum = 0.0;
+    for (uint u0 = tid; u0 < td * C; u0 += WG) {
+        const uint q = u0 / C, c = u0 % C;
         const uint a = q / p, b = q % p;
         float s = 0.0;
         for (uint u = 0; u < f; ++u) {
             const uint oc = a * f + u;                       // output channel (grid row of Y)
-            for (uint i = 0; i < e; ++i) {
+            for (uint i = c; i < e; i += C) {
                 const uint wb = (oc * e + i) * kw, xr = i * e;
                 for (uint j = 0; j < kw; ++j) {
                     const float wv = cw[wb + j];
@@ -60,18 +65,39 @@ void main() {
                 }
             }
         }
-        const float pv = s * inv_area;
-        o[ob + q] = pv;
-        ss += pv * pv;
+        if (C == 1u) { // the value is complete: store it unnormalized
+            const float pv = s * inv_area;
+            o[ob + q] = pv;
+            ss += pv * pv;
+        } else {
+            psum = s; // td * C <= WG: one unit per thread
+        }
     }
-    barrier(); // every thread is done reading the grid: reuse xs for the reduction
+    barrier(); // every thread is done reading the grid: reuse xs
+    if (C > 1u) {
+        xs[tid] = psum;
+        barrier();
+        if (tid < td * C && tid % C == 0u) {
+            float s = 0.0;
+            for (uint c = 0; c < C; ++c) s += xs[tid + c];
+            const float pv = s * inv_area;
+            o[ob + tid / C] = pv;
+            ss = pv * pv;
+        }
+        barrier();
+    }
     xs[tid] = ss;
     barrier();
     for (uint s = WG / 2u; s > 0u; s >>= 1) {
         if (tid < s) xs[tid] += xs[tid + s];
         barrier();
     }
-    const float denom = max(sqrt(xs[0]) * inversesqrt(float(pc.td)), 1e-5);
+    const float denom = max(sqrt(xs[0]) * inversesqrt(float(td)), 1e-5);
     const float scale = g[0] / denom;
-    for (uint q = tid; q < pc.td; q += WG) o[ob + q] *= scale; // values this thread wrote
+    // values this thread wrote (C == 1: q = tid + j WG; C > 1: q = tid / C)
+    if (C == 1u) {
+        for (uint q = tid; q < td; q += WG) o[ob + q] *= scale;
+    } else if (tid < td * C && tid % C == 0u) {
+        o[ob + tid / C] *= scale;
+    }
 }

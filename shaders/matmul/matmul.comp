@@ -5,8 +5,7 @@
 // vec4s (2 vector loads per 16 FMAs). K advances in slices of 16: the 64 x 16 x-tile and 64 x 16 W-tile
 // are staged k-major in shared memory (2 x 16 x 68 floats = 8.5 KiB; rows padded to 68 floats so the
 // transposing stores hit at most 2 threads per bank). Global loads: 16 threads read 16 consecutive k.
-// Global loads of the next K slice are issued into registers before the current slice's FMAs (latency
-// hidden even with one workgroup per SM). Out-of-range rows / columns / k are zero-filled, skipped on store.
+// Global loads of the next K slice are issued into registers before the current slice's FMAs. Out-of-range rows / columns / k are zero-filled, skipped on store.
 // in(m, k) by flags: x[m][k] | RMSNorm(x[m]) [k] * norm_w[k] | silu(x[m][k]) * x[m][K + k]. For RMSNorm
 // the tile holds x * norm_w while each thread accumulates sum x^2 of the rows it loads; the per-row scale
 // 1/sqrt(mean + eps) is applied to the finished dot products (it factors out of the sum over k).
@@ -63,8 +62,7 @@ void load_slice(uint k0, uint tx, uint ty, uint m0, uint n0, uint p0, bool one_p
     const uint K = pc.K, kc = min(k0 + tx, K - 1u);
     const bool rms = (pc.flags & MM_IN_RMSNORM) != 0u, swiglu = (pc.flags & MM_IN_SWIGLU) != 0u;
     for (uint i = 0; i < 4u; ++i) {
-        const uint l = ty + 16u * i;
-        const uint xb = (pc.x_row0 + min(m0 + l, pc.M - 1u)) * pc.x_stride;
+        const uint xb = (pc.x_row0 + min(m0 + ty + 16u * i, pc.M - 1u)) * pc.x_stride;
         rx[i] = x[xb + kc];
         if (swiglu) ru[i] = x[xb + K + kc];
     }

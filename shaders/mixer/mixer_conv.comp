@@ -27,7 +27,9 @@ layout(push_constant) uniform Push {
 } pc;
 
 const uint NO_TAP = 0xFFFFFFFFu;
-shared uint tap_q[MAX_TAPS]; // history row of each 2D tap, NO_TAP when outside the grid or in the future
+shared uint tap_q[MAX_TAPS]; // history row of each 2D tap, then compacted to the n_taps valid ones
+shared uint tap_i[MAX_TAPS]; // tap index (dy+r)*k2 + (dx+r) of each valid tap
+shared uint n_taps;
 shared float partial[WG];
 
 void main() {
@@ -48,6 +50,14 @@ void main() {
         tap_q[i] = q;
     }
     barrier();
+    if (tid == 0u) { // drop taps outside the grid or in the future (keeps tap order)
+        uint n = 0u;
+        for (uint i = 0u; i < kk; ++i)
+            if (tap_q[i] != NO_TAP) { tap_q[n] = tap_q[i]; tap_i[n] = i; ++n; }
+        n_taps = n;
+    }
+    barrier();
+    const uint nt = n_taps;
 
     // pass 1: c2 before its norm -> m, sum of squares
     const uint mb = t * pc.m_stride;
@@ -55,10 +65,7 @@ void main() {
     for (uint ch = tid; ch < pc.d; ch += WG) {
         float c2 = b2[ch];
         const uint wb = ch * kk;
-        for (uint i = 0u; i < kk; ++i) {
-            const uint q = tap_q[i];
-            if (q != NO_TAP) c2 += WLOAD(w2, wb + i) * hist[q * pc.d + ch];
-        }
+        for (uint i = 0u; i < nt; ++i) c2 += WLOAD(w2, wb + tap_i[i]) * hist[tap_q[i] * pc.d + ch];
         m[mb + ch] = c2;
         ss += c2 * c2;
     }

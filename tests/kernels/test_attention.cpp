@@ -314,26 +314,3 @@ TEST_F(Attention, ReplayedDecodeStep) {
 }
 
 } // namespace
-namespace {
-TEST_F(QkNormRope, DebugInvFreq) {
-    for (int hd : {64}) {
-    for (uint32_t p : {1u, 2u, 300u, 65536u}) {
-    const int nh = 1, nkv = 1, heads = 3;
-    std::vector<float> qkv(heads * hd, 0.f);
-    for (int i = 0; i < hd / 2; ++i) qkv[i] = 1.f;
-    Buffers b;
-    BufferRef x = b.from(qkv), q = b.zeros(hd * 4), kc = b.zeros(1 << 16), vc = b.zeros(1 << 16);
-    BufferRef seq = b.from(std::vector<uint32_t>{p, 0, 0, 0});
-    QkNormRopeKernel k(env());
-    BoundSet set = k.bind(b.sets(), x, x, x, seq, q, kc, vc);
-    run_once([&](Recorder& rec) { k.record(rec, set, {1, nh, nkv, (uint32_t)hd, kEps, kTheta, QKR_ROPE, 0}); });
-    auto o = b.read(q, hd);
-    auto inv = ref::rope_inv_freq(hd, kTheta, true);
-    for (int i = 0; i < hd / 2; i += 3) {
-        double ang = double(float(float(p) * float(inv[i])));
-        fprintf(stderr, "p %u i %d inv %.9g gpu-angle %.9g cos %.7f/%.7f sin %.7f/%.7f\n", p, i, inv[i],
-                std::atan2(o[i + hd / 2], o[i]), o[i], std::cos(ang), o[i + hd / 2], std::sin(ang));
-    }
-    }}
-}
-}

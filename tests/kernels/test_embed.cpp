@@ -65,9 +65,9 @@ void conv_test(WeightType type, const ConvShape& s, uint32_t vocab, int parts, u
     for (size_t i = size_t(n) * td; i < got.size(); ++i) EXPECT_EQ(got[i], 0.f) << "wrote past the output";
 }
 
-// (e, f, k): v1 fixtures (H=256 and 576), the 164M checkpoint (H=1296, td=144), and an odd one with f=1
-// (no pooling), k=2.
-const ConvShape kConvShapes[] = {{16, 2, 3}, {24, 2, 5}, {36, 3, 3}, {7, 1, 2}};
+// (e, f, k): v1 fixtures (H=256 and 576), the 164M checkpoint (H=1296, td=144), an odd one with f=1
+// (no pooling), k=2, and td > the workgroup size (one thread per value, several rounds) up to H = 4096.
+const ConvShape kConvShapes[] = {{16, 2, 3}, {24, 2, 5}, {36, 3, 3}, {7, 1, 2}, {48, 2, 4}, {64, 1, 2}};
 
 TEST_F(Embed, ConvF32) {
     uint32_t seed = 10;

@@ -45,7 +45,8 @@ TEST_F(Runtime, ArenaSlotsAreAlignedAndDisjoint) {
 
 TEST_F(Runtime, SplitRows) {
     EXPECT_EQ(split_rows(100, 10, 1000, 1), 100);
-    EXPECT_EQ(split_rows(100, 10, 999, 8), 96);
+    EXPECT_EQ(split_rows(100, 10, 999, 8), 56); // 2 balanced parts, rounded up to 8 rows
+    EXPECT_EQ(split_rows(100, 10, 50, 8), 5); // fewer rows than the multiple: parts straddle tiles
     EXPECT_THROW(split_rows(10, 2000, 1000, 1), Error);
 }
 

@@ -1,0 +1,149 @@
+#version 450
+// Prefill matmul (tiled): y[m][n] (=|+=) sum_k in(m, k) * W[n][k], m < M, n < N.
+// Workgroup = 64 x 64 output tile (gl_WorkGroupID.y: rows m, .x: columns n), 256 threads as 16 x 16, each
+// computing a 4 x 4 register micro-tile at rows 4 ty + i, columns 4 tx + j, read from shared memory as
+// vec4s (2 vector loads per 16 FMAs). K advances in slices of 16: the 64 x 16 x-tile and 64 x 16 W-tile
+// are staged k-major in shared memory (2 x 16 x 68 floats = 8.5 KiB; rows padded to 68 floats so the
+// transposing stores hit at most 2 threads per bank). Global loads: 16 threads read 16 consecutive k.
+// Global loads of the next K slice are issued into registers before the current slice's FMAs. Out-of-range rows / columns / k are zero-filled, skipped on store.
+// in(m, k) by flags: x[m][k] | RMSNorm(x[m]) [k] * norm_w[k] | silu(x[m][k]) * x[m][K + k]. For RMSNorm
+// the tile holds x * norm_w while each thread accumulates sum x^2 of the rows it loads; the per-row scale
+// 1/sqrt(mean + eps) is applied to the finished dot products (it factors out of the sum over k).
+// Bindings and push constants are identical to matvec.comp; mirrored by vkc::MatmulPush.
+#include "common/types.glsl"
+
+layout(constant_id = 0) const uint WG = 256; // must be 256: the tile mapping below assumes 16 x 16 threads
+layout(local_size_x_id = 0) in;
+
+#define BM 64
+#define BN 64
+#define BK 16
+
+#define MM_ACCUMULATE 1u
+#define MM_IN_RMSNORM 2u
+#define MM_IN_SWIGLU 4u
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer W { WSTORE w[]; } wp[WPARTS];
+layout(std430, binding = 2) buffer Y { float y[]; };
+layout(std430, binding = 3) readonly buffer NW { float nw[]; };
+
+layout(push_constant) uniform Push {
+    uint M, N, K;
+    uint x_stride, y_stride;
+    uint x_row0, y_row0;
+    uint rows_per_part;
+    uint flags;
+    float eps;
+} pc;
+
+shared vec4 As[BK][BM / 4 + 1]; // As[k][m / 4][m % 4] = in(m0 + m, k0 + k)
+shared vec4 Bs[BK][BN / 4 + 1]; // Bs[k][n / 4][n % 4] = W[n0 + n][k0 + k]
+
+// W[n][k] where the tile straddles two parts (rows_per_part not a multiple of 64): the part index is not
+// uniform, so select the binding with constant indices (valid without non-uniform descriptor indexing).
+float wget(uint n, uint k) {
+    const uint p = n / pc.rows_per_part;
+    const uint e = (n - p * pc.rows_per_part) * pc.K + k;
+    switch (p) {
+    case 0: return WLOAD(wp[0].w, e);
+    case 1: return WLOAD(wp[1].w, e);
+    case 2: return WLOAD(wp[2].w, e);
+    default: return WLOAD(wp[3].w, e);
+    }
+}
+
+float rx0[4], ru0[4], rw0[4], rn0, rx1[4], ru1[4], rw1[4], rn1;
+
+#define LOAD_SLICE(K0, RX, RU, RW, RN) {                                                         \
+    const uint kc = min((K0) + tx, K - 1u);                                                     \
+    for (uint i = 0; i < 4u; ++i) {                                                             \
+        const uint xb = (pc.x_row0 + min(m0 + ty + 16u * i, M - 1u)) * pc.x_stride;            \
+        RX[i] = x[xb + kc];                                                                     \
+        if (swiglu) RU[i] = x[xb + K + kc];                                                     \
+    }                                                                                           \
+    if (rms) RN = nw[kc];                                                                       \
+    if (one_part) {                                                                             \
+        for (uint i = 0; i < 4u; ++i) {                                                         \
+            const uint n = min(n0 + ty + 16u * i, N - 1u);                                      \
+            RW[i] = WLOAD(wp[p0].w, (n - p0 * pc.rows_per_part) * K + kc);                      \
+        }                                                                                       \
+    } else {                                                                                    \
+        for (uint i = 0; i < 4u; ++i) RW[i] = wget(min(n0 + ty + 16u * i, N - 1u), kc);         \
+    }                                                                                           \
+}
+
+#define STORE_SLICE(K0, RX, RU, RW, RN) {                                                       \
+    const bool kin = (K0) + tx < K;                                                             \
+    for (uint i = 0; i < 4u; ++i) {                                                             \
+        const uint l = ty + 16u * i;                                                            \
+        const bool in_m = kin && m0 + l < M;                                                    \
+        float a = RX[i];                                                                        \
+        if (rms) { ss[i] += in_m ? a * a : 0.0; a *= RN; }                                      \
+        else if (swiglu) a = silu(a) * RU[i];                                                   \
+        As[tx][l / 4u][l % 4u] = in_m ? a : 0.0;                                                \
+        Bs[tx][l / 4u][l % 4u] = (kin && n0 + l < N) ? RW[i] : 0.0;                             \
+    }                                                                                           \
+}
+
+#define COMPUTE_SLICE() {                                                                       \
+    for (uint kk = 0; kk < BK; ++kk) {                                                          \
+        const vec4 a = As[kk][ty], b = Bs[kk][tx];                                              \
+        for (uint i = 0; i < 4u; ++i) acc[i] += a[i] * b;                                       \
+    }                                                                                           \
+}
+
+void main() {
+    const uint tid = gl_LocalInvocationID.x;
+    const uint tx = tid % 16u, ty = tid / 16u;
+    const uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
+    const uint M = pc.M, N = pc.N, K = pc.K;
+    const bool rms = (pc.flags & MM_IN_RMSNORM) != 0u;
+    const bool swiglu = (pc.flags & MM_IN_SWIGLU) != 0u;
+    const uint p0 = n0 / pc.rows_per_part;
+    const bool one_part = p0 == min(n0 + BN - 1u, N - 1u) / pc.rows_per_part;
+
+    vec4 acc[4];
+    float ss[4];
+    for (uint i = 0; i < 4u; ++i) { acc[i] = vec4(0.0); ss[i] = 0.0; }
+
+    LOAD_SLICE(0u, rx0, ru0, rw0, rn0);
+    if (BK < K) LOAD_SLICE(BK, rx1, ru1, rw1, rn1);
+    for (uint k0 = 0; k0 < K; k0 += 2u * BK) {
+        STORE_SLICE(k0, rx0, ru0, rw0, rn0);
+        barrier();
+        if (k0 + 2u * BK < K) LOAD_SLICE(k0 + 2u * BK, rx0, ru0, rw0, rn0);
+        COMPUTE_SLICE();
+        barrier();
+        if (k0 + BK >= K) break;
+        STORE_SLICE(k0 + BK, rx1, ru1, rw1, rn1);
+        barrier();
+        if (k0 + 3u * BK < K) LOAD_SLICE(k0 + 3u * BK, rx1, ru1, rw1, rn1);
+        COMPUTE_SLICE();
+        barrier();
+    }
+
+    // RMSNorm: the 16 threads with this ty hold partial sums of squares of rows ty + 16 i (as loaded);
+    // this thread's output rows are 4 ty + i.
+    vec4 scale = vec4(1.0);
+    if (rms) {
+        for (uint i = 0; i < 4u; ++i) { const uint l = ty + 16u * i; As[tx][l / 4u][l % 4u] = ss[i]; }
+        barrier();
+        vec4 s = vec4(0.0);
+        for (uint t = 0; t < 16u; ++t) s += As[t][ty];
+        scale = inversesqrt(s / float(K) + pc.eps);
+    }
+
+    const bool accumulate = (pc.flags & MM_ACCUMULATE) != 0u;
+    for (uint i = 0; i < 4u; ++i) {
+        const uint m = m0 + 4u * ty + i;
+        if (m >= M) continue;
+        const uint yb = (pc.y_row0 + m) * pc.y_stride;
+        for (uint j = 0; j < 4u; ++j) {
+            const uint n = n0 + 4u * tx + j;
+            if (n >= N) continue;
+            const float v = acc[i][j] * scale[i];
+            y[yb + n] = accumulate ? y[yb + n] + v : v;
+        }
+    }
+}
