@@ -98,6 +98,21 @@ void Sequence::write_pos() {
 
 void Sequence::reset() { pos_ = 0; }
 
+std::vector<std::pair<std::string, double>> Sequence::profile_decode(int32_t id) {
+    check_ids(&id, 1);
+    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+    TimestampQueries ts(model_.context(), decode_dispatches_ + 2);
+    CommandBuffer cb(model_.context());
+    write_pos();
+    std::memcpy(tokens_.mapped, &id, 4);
+    Recorder rec(cb.begin(true), &ts);
+    record_step(rec, 1, 0, Logits::last);
+    cb.end();
+    cb.submit_and_wait();
+    pos_ += 1;
+    return ts.read(rec.labels(), rec.stamps());
+}
+
 void Sequence::record_step(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) {
     record_forward(rec, n, tok_offset, mode);
     model_.advance_->record(rec, advance_set_, n);

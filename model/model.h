@@ -77,6 +77,8 @@ public:
     void prefill(const int32_t* ids, int n, Logits mode, float* logits);
     // One token through the decode command buffer recorded once at creation and replayed.
     void decode(int32_t id, float* logits);
+    // One decode step recorded with a GPU timestamp after every dispatch: (kernel label, ns) each.
+    std::vector<std::pair<std::string, double>> profile_decode(int32_t id);
     void reset(); // back to position 0 (state is overwritten as positions are refilled)
     uint64_t decode_records() const { return decode_cb_->record_count(); }
     uint64_t state_bytes() const { return state_->bytes(); }

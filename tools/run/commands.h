@@ -13,6 +13,8 @@ using Runner = std::function<int()>;
 // Each returns the function that runs the subcommand once parsing succeeded.
 Runner add_info(CLI::App& app);
 Runner add_eval(CLI::App& app);
+Runner add_init_model(CLI::App& app);
+Runner add_bench(CLI::App& app);
 
 // "5,17,3" -> ids; throws vkc::Error(invalid_argument) naming the bad element.
 std::vector<int32_t> parse_ids(const std::string& text);

@@ -1,4 +1,4 @@
-// vkconvgpt-run: info | eval (see README.md). Errors print one line to stderr and exit non-zero.
+// vkconvgpt-run: info | eval | init-model | bench (see README.md). Errors print one line to stderr and exit non-zero.
 #include <cstdio>
 #include <map>
 
@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
     };
     add(vkc::tool::add_info);
     add(vkc::tool::add_eval);
+    add(vkc::tool::add_init_model);
+    add(vkc::tool::add_bench);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,176 @@
+// vkconvgpt-run bench --model DIR [-p 512] [-n 128] [-r 5] [--precision f16|f32] [-o md|json]
+//                     [--positions 256,1024,...]
+// pp: prompt processing (one batched prefill of p tokens); tg: token generation (n decode steps after a
+// 32-token prompt). --positions: decode time per token after filling the context to each position.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <map>
+#include <numeric>
+
+#include "model/model.h"
+#include "tools/run/commands.h"
+
+namespace vkc::tool {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+struct Stat {
+    double mean = 0, sd = 0;
+};
+
+Stat stat(const std::vector<double>& v) {
+    Stat s;
+    if (v.empty()) return s;
+    s.mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
+    for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+    s.sd = v.size() > 1 ? std::sqrt(s.sd / (v.size() - 1)) : 0;
+    return s;
+}
+
+std::vector<int32_t> synthetic_ids(int n, int vocab, int salt) {
+    std::vector<int32_t> ids(n);
+    for (int i = 0; i < n; ++i) ids[i] = int32_t((uint64_t(i + 1) * 2654435761ull + salt) % uint64_t(vocab));
+    return ids;
+}
+
+} // namespace
+
+Runner add_bench(CLI::App& app) {
+    struct Opts {
+        std::string model, precision = "f16", output = "md", positions;
+        bool profile = false;
+        int p = 512, n = 128, r = 5, device = -1, max_batch = 512, prompt = 32;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* sub = app.add_subcommand("bench", "prompt-processing and token-generation speed");
+    sub->add_option("--model", o->model, "checkpoint directory")->required();
+    sub->add_option("-p,--prompt-tokens", o->p, "prefill length for pp (0: skip)");
+    sub->add_option("-n,--gen-tokens", o->n, "decode steps for tg (0: skip)");
+    sub->add_option("-r,--repetitions", o->r, "repetitions (mean and standard deviation)");
+    sub->add_option("--precision", o->precision, "f16 (default) or f32 weights");
+    sub->add_option("-o,--output", o->output, "md (default) or json");
+    sub->add_option("--positions", o->positions, "comma-separated context positions for decode-cost-vs-position");
+    sub->add_option("--device", o->device, "Vulkan device index");
+    sub->add_flag("--profile", o->profile, "per-kernel GPU time of one decode step (timestamps)");
+    sub->add_option("--max-batch", o->max_batch, "tokens per prefill chunk");
+    return [o]() {
+        if (o->precision != "f16" && o->precision != "f32")
+            fail(Status::invalid_argument, "--precision must be f16 or f32, not '" + o->precision + "'");
+        if (o->r < 1) fail(Status::invalid_argument, "-r must be >= 1");
+        ModelOptions mo;
+        mo.weight_type = o->precision == "f32" ? WeightType::f32 : WeightType::f16;
+        mo.device_index = o->device;
+        mo.max_batch = o->max_batch;
+        auto t_load = clock_type::now();
+        auto model = Model::load(o->model, mo);
+        double load_s = seconds_since(t_load);
+        const int V = model->vocab_size();
+        std::vector<float> logits(V);
+        Context& c = model->context();
+        std::string arch = model->config().arch == Arch::v1 ? "convgpt" : "convgpt_v2";
+        nlohmann::json rows = nlohmann::json::array();
+        auto add_row = [&](const std::string& test, const std::vector<double>& tps, uint32_t dispatches) {
+            Stat s = stat(tps);
+            rows.push_back({{"model", o->model}, {"arch", arch}, {"weights", o->precision},
+                            {"size_bytes", model->weight_bytes()}, {"device", c.device_name()},
+                            {"driver", c.driver_info()}, {"test", test}, {"tokens_per_s", s.mean},
+                            {"stddev", s.sd}, {"reps", tps.size()}, {"dispatches_per_step", dispatches}});
+        };
+        const int ctx = std::max({o->p, o->prompt + o->n, 64}) + 1;
+        if (o->p > 0) {
+            auto seq = model->new_sequence(ctx);
+            auto ids = synthetic_ids(o->p, V, 1);
+            seq->prefill(ids.data(), o->p, Logits::last, logits.data()); // warm-up
+            std::vector<double> tps;
+            for (int r = 0; r < o->r; ++r) {
+                seq->reset();
+                auto t0 = clock_type::now();
+                seq->prefill(ids.data(), o->p, Logits::last, logits.data());
+                tps.push_back(o->p / seconds_since(t0));
+            }
+            add_row("pp" + std::to_string(o->p), tps, 0);
+        }
+        if (o->n > 0) {
+            auto seq = model->new_sequence(ctx);
+            auto prompt = synthetic_ids(o->prompt, V, 2);
+            std::vector<double> tps;
+            for (int r = 0; r < o->r + 1; ++r) { // first repetition is a warm-up
+                seq->reset();
+                seq->prefill(prompt.data(), o->prompt, Logits::last, logits.data());
+                int32_t next = 1;
+                auto t0 = clock_type::now();
+                for (int i = 0; i < o->n; ++i) {
+                    seq->decode(next, logits.data());
+                    next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+                }
+                if (r > 0) tps.push_back(o->n / seconds_since(t0));
+            }
+            add_row("tg" + std::to_string(o->n) + "@" + std::to_string(o->prompt), tps, seq->decode_dispatches());
+        }
+        if (!o->positions.empty()) {
+            std::vector<int32_t> positions = parse_ids(o->positions);
+            int maxp = *std::max_element(positions.begin(), positions.end());
+            const int steps = 32;
+            auto seq = model->new_sequence(maxp + steps + 1);
+            for (int32_t pos : positions) {
+                seq->reset();
+                auto ids = synthetic_ids(pos, V, 3);
+                if (pos > 0) seq->prefill(ids.data(), pos, Logits::last, logits.data());
+                std::vector<double> tps;
+                for (int r = 0; r < o->r; ++r) {
+                    auto t0 = clock_type::now();
+                    for (int i = 0; i < steps / o->r + 1; ++i) seq->decode(7, logits.data());
+                    tps.push_back((steps / o->r + 1) / seconds_since(t0));
+                }
+                add_row("tg@pos" + std::to_string(pos), tps, seq->decode_dispatches());
+            }
+        }
+        if (o->profile) {
+            auto seq = model->new_sequence(ctx);
+            auto prompt = synthetic_ids(o->prompt, V, 2);
+            seq->prefill(prompt.data(), o->prompt, Logits::last, logits.data());
+            seq->profile_decode(1); // warm-up
+            auto prof = seq->profile_decode(1);
+            std::map<std::string, std::pair<double, int>> by_kernel;
+            double total = 0;
+            for (auto& [label, ns] : prof) {
+                by_kernel[label].first += ns;
+                by_kernel[label].second += 1;
+                total += ns;
+            }
+            std::printf("decode step at position %d: %zu dispatches, %.1f us GPU time\n", o->prompt, prof.size(),
+                        total / 1000.0);
+            std::printf("| kernel | calls | us | share |\n| --- | ---: | ---: | ---: |\n");
+            for (auto& [label, v] : by_kernel)
+                std::printf("| %s | %d | %.1f | %.1f%% |\n", label.c_str(), v.second, v.first / 1000.0,
+                            100.0 * v.first / total);
+            std::printf("\n");
+        }
+        if (o->output == "json") {
+            std::printf("%s\n", nlohmann::json{{"load_s", load_s}, {"rows", rows}}.dump(2).c_str());
+            return 0;
+        }
+        std::printf("| model | weights | size | device | test | t/s | ms/token | dispatches/step |\n");
+        std::printf("| --- | --- | ---: | --- | --- | ---: | ---: | ---: |\n");
+        for (auto& r : rows) {
+            double tps = r["tokens_per_s"], sd = r["stddev"];
+            std::printf("| %s | %s | %.1f MiB | %s | %s | %.1f ± %.1f | %.3f | %u |\n",
+                        r["model"].get<std::string>().c_str(), o->precision.c_str(),
+                        double(r["size_bytes"].get<uint64_t>()) / 1048576.0, r["device"].get<std::string>().c_str(),
+                        r["test"].get<std::string>().c_str(), tps, sd, 1000.0 / tps,
+                        r["dispatches_per_step"].get<uint32_t>());
+        }
+        std::printf("\ndriver: %s; load %.2f s\n", c.driver_info().c_str(), load_s);
+        return 0;
+    };
+}
+
+} // namespace vkc::tool
