@@ -17,6 +17,7 @@ std::unique_ptr<Model> Model::load(const std::string& dir, const ModelOptions& o
     co.device_index = opts.device_index;
     co.validation = opts.validation;
     co.max_storage_buffer_range = opts.max_storage_buffer_range;
+    co.force_staging = opts.force_staging;
     auto ctx = Context::create(co);
     if (cfg.arch == Arch::v1) return load_v1(dir, cfg, std::move(ctx), opts);
     return load_v2(dir, cfg, std::move(ctx), opts);

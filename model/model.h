@@ -26,6 +26,7 @@ struct ModelOptions {
     int device_index = -1;                     // -1: $VKCONVGPT_DEVICE or best device
     bool validation = false;
     uint64_t max_storage_buffer_range = 0;     // emulate a smaller limit (0: the device's)
+    bool force_staging = false;                // upload through the staging ring even on unified memory
     std::string pipeline_cache_path = "default"; // "default": PipelineCache::default_path(); "": none
     ProgressFn progress;                       // load progress; return false to cancel
 };

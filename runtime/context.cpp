@@ -327,6 +327,8 @@ std::unique_ptr<Context> Context::create(const ContextOptions& opts) {
             c->unified_ = true; // discrete GPUs' small BAR window is not used for bulk data
     }
 
+    if (opts.force_staging || env_flag("VKCONVGPT_FORCE_STAGING")) c->unified_ = false;
+
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
     qci.queueFamilyIndex = c->queue_family_;

@@ -25,6 +25,9 @@ struct ContextOptions {
     // Emulates a smaller maxStorageBufferRange (bytes; 0 = the device's), also $VKCONVGPT_MAX_BUFFER_RANGE:
     // exercises tensor splitting on desktops as it happens on phones.
     uint64_t max_storage_buffer_range = 0;
+    // Treat the device as discrete even where it has unified memory (also $VKCONVGPT_FORCE_STAGING=1):
+    // weights then go through the staging ring, as on a desktop GPU.
+    bool force_staging = false;
 };
 
 // What the device can do, after fallbacks (a feature is true only if present and enabled).

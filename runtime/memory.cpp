@@ -100,7 +100,9 @@ void Arena::allocate() {
         vk_check(r, "vkAllocateMemory");
         vk_check(vkBindBufferMemory(dev, blk.buffer, blk.memory, 0), "vkBindBufferMemory");
         auto flags = ctx_.memory_properties().memoryTypes[type].propertyFlags;
-        if (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+        // Device arenas are mapped only on unified-memory devices; elsewhere host access goes through the
+        // staging ring even if the type happens to be host-visible (e.g. a small BAR window).
+        if ((flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && want_host) {
             void* p = nullptr;
             vk_check(vkMapMemory(dev, blk.memory, 0, VK_WHOLE_SIZE, 0, &p), "vkMapMemory");
             blk.mapped = static_cast<uint8_t*>(p);

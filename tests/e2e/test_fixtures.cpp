@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "model/model.h"
 #include "model/safetensors.h"
@@ -110,13 +112,23 @@ TEST_P(Fixture, GreedyContinuation) {
     auto seq = model_->new_sequence();
     std::vector<float> logits(V);
     seq->prefill(prompt.data(), (int)prompt.size(), Logits::last, logits.data());
-    std::vector<int32_t> got;
+    // Teacher-forced along the reference path: each step's argmax must be the reference token, except
+    // (f16 only) where the reference token is within the precision's tolerance of the best logit - the
+    // fixtures' greedy_min_top2_margin can be below f16 resolution (v2-tiny-g256: 0.0078).
+    int exact = 0;
     for (size_t i = 0; i < want.size(); ++i) {
-        int32_t next = argmax(logits.data(), V);
-        got.push_back(next);
-        if (i + 1 < want.size()) seq->decode(next, logits.data());
+        int32_t best = argmax(logits.data(), V);
+        float max_abs = 0;
+        for (float v : logits) max_abs = std::max(max_abs, std::fabs(v));
+        if (best == want[i]) {
+            ++exact;
+        } else {
+            EXPECT_EQ(GetParam().precision, WeightType::f16) << "step " << i << ": got " << best << ", want " << want[i];
+            EXPECT_LE(logits[best] - logits[want[i]], tol_ * max_abs) << "step " << i << " is not a near tie";
+        }
+        if (i + 1 < want.size()) seq->decode(want[i], logits.data());
     }
-    EXPECT_EQ(got, want);
+    std::printf("[ metric ] %s greedy %d/%zu exact\n", case_name({GetParam(), 0}).c_str(), exact, want.size());
 }
 
 TEST_P(Fixture, ResetReplaysIdentically) {
@@ -138,6 +150,14 @@ std::vector<Case> v1_cases() {
     return cs;
 }
 
+std::vector<Case> v2_cases() {
+    std::vector<Case> cs;
+    for (const char* m : {"v2-tiny", "v2-tiny-g256"})
+        for (WeightType p : {WeightType::f32, WeightType::f16}) cs.push_back({m, "", p});
+    return cs;
+}
+
 } // namespace
 
 INSTANTIATE_TEST_SUITE_P(V1, Fixture, ::testing::ValuesIn(v1_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(V2, Fixture, ::testing::ValuesIn(v2_cases()), case_name);

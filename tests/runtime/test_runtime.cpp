@@ -140,6 +140,32 @@ TEST_F(Runtime, TimestampsMeasureDispatches) {
     EXPECT_GE(r[0].second, 0.0);
 }
 
+// The discrete-GPU path: device-local arena written through the staging ring, read back by copy.
+TEST(RuntimeStaging, UploadThroughStagingRing) {
+    uint64_t before = validation_message_count();
+    ContextOptions o;
+    o.validation = true;
+    o.force_staging = true;
+    auto c = Context::create(o);
+    ASSERT_FALSE(c->unified_memory());
+    {
+        Arena a(*c, MemoryKind::device, "t");
+        int s = a.reserve(300000);
+        a.allocate();
+        std::vector<uint8_t> src(300000), dst(300000);
+        for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i * 13 + 1);
+        {
+            Uploader up(*c, 64 << 10); // 64 KiB ring: five flushes
+            up.upload(a.ref(s), src.data(), src.size());
+            up.finish();
+        }
+        download(*c, a.ref(s), dst.data(), dst.size());
+        EXPECT_EQ(src, dst);
+    }
+    c.reset();
+    EXPECT_EQ(validation_message_count(), before) << last_validation_message();
+}
+
 // Lifetime: whole contexts with arenas, pipelines and command buffers, created and destroyed repeatedly.
 TEST(RuntimeLifetime, CreateDestroyRepeatedly) {
     uint64_t before = validation_message_count();

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# One call on the GPU machine: (build if a toolchain is there, else use a carried x86-64 build),
+# check the fixtures through prefill and decode, then time both presets. Prints one report and writes
+# it to $OUT/gpu_report.md when $OUT is set.
+#   bash bench/gpu.sh [BIN_DIR] [FIXTURES_DIR]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-build/tools}
+fix=${2:-../shared/fixtures}
+out=${OUT:-/tmp}
+report=$out/gpu_report.md
+# Vulkan loader on machines without one (see the device notes): .gl holds Debian's loader packages.
+if ! ldconfig -p | grep -q libvulkan.so.1 && ls .gl/*.deb >/dev/null 2>&1; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
+fi
+if [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
+if command -v glslc >/dev/null && command -v cmake >/dev/null && [ ! -x "$bin/vkconvgpt-run" ]; then
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVKC_BUILD_TESTS=OFF && cmake --build build -j"$(nproc)" || exit 1
+fi
+run="$bin/vkconvgpt-run"
+export VKCONVGPT_CACHE_DIR=/tmp/vkc-cache
+{
+echo "# vkconvgpt GPU report ($(date -u +%F))"; echo
+echo '```'; "$run" info; echo '```'; echo
+echo "## Fixtures (max|err|/max|logit|; prefill-only and prefill-8-then-decode)"; echo
+echo "| fixture | precision | prefill | decode |"; echo "| --- | --- | ---: | ---: |"
+for m in v1-tiny-tied/f32 v1-tiny-untied/f32 v1-tiny-swa/bf16 v2-tiny v2-tiny-g256; do
+  base=$fix/${m%%/*}
+  ids=$(python3 -c "from safetensors.numpy import load_file as l; print(','.join(map(str,l('$base/expected.safetensors')['input_ids'])))")
+  for p in f32 f16; do
+    "$run" eval --model "$fix/$m" --ids "$ids" --precision $p --out /tmp/a.st 2>/dev/null
+    "$run" eval --model "$fix/$m" --ids "$ids" --prefill 8 --precision $p --out /tmp/b.st 2>/dev/null
+    python3 - "$base/expected.safetensors" "$m" "$p" <<'PY'
+import sys, numpy as np
+from safetensors.numpy import load_file as l
+ref = l(sys.argv[1])["logits"].astype(np.float64)
+err = lambda f: np.abs(l(f)["logits"] - ref).max() / np.abs(ref).max()
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {err('/tmp/a.st'):.2e} | {err('/tmp/b.st'):.2e} |")
+PY
+  done
+done
+echo
+for preset in convgpt-v1-164m convgpt-v2-200m; do
+  "$run" init-model --preset $preset --out /tmp/$preset 2>/dev/null
+  echo "## $preset"; echo
+  for p in f16 f32; do "$run" bench --model /tmp/$preset --precision $p -p 512 -n 128 -r 5; echo; done
+  "$run" bench --model /tmp/$preset -p 0 -n 0 --profile | head -n 30; echo
+done
+echo "## convgpt-v2-200m decode cost vs position (f16)"; echo
+"$run" bench --model /tmp/convgpt-v2-200m -p 0 -n 0 -r 4 --positions 256,1024,4096,16384 --max-batch 512
+} 2>&1 | tee "$report"
