@@ -7,6 +7,7 @@
 //   advance seq.pos                                                                   1
 #include "model/convgpt_v1.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "model/kernels/attention.h"
@@ -55,6 +56,7 @@ private:
     struct LayerSets { BoundSet qkv, rope, attn, o, gu, down; };
     V1Model& m_;
     std::vector<BufferRef> kc_, vc_;
+    uint32_t splits_full_ = 1, splits_window_ = 1; // split-K of decode attention (keys spread over workgroups)
     BoundSet embed_set_, head_gu_, head_down_, logits_set_;
     std::vector<LayerSets> layers_;
 };
@@ -133,7 +135,16 @@ V1Sequence::V1Sequence(V1Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
                                            "maxStorageBufferRange");
     std::vector<int> ks, vs;
     for (int i = 0; i < C.n_layers; ++i) ks.push_back(state_->reserve(kv_bytes)), vs.push_back(state_->reserve(kv_bytes));
+    // Decode attention splits each head's keys over several workgroups (recorded once: the key range
+    // itself is read from seq at run time); one scratch serves every layer.
+    splits_full_ = AttentionKernel::suggest_splits(1, C.n_heads, C.n_kv_heads, ctx_len);
+    splits_window_ = C.sliding_window > 0
+                         ? AttentionKernel::suggest_splits(1, C.n_heads, C.n_kv_heads, std::min(ctx_len, C.sliding_window))
+                         : 1;
+    const uint32_t max_splits = std::max(splits_full_, splits_window_);
+    int s_scratch = state_->reserve(AttentionKernel::scratch_bytes(1, C.n_heads, C.head_dim, max_splits));
     state_->allocate();
+    const BufferRef scratch = state_->ref(s_scratch);
     int s_seq = io_->reserve(sizeof(SeqInfo)), s_tok = io_->reserve(int64_t(ctx_len) * 4),
         s_log = io_->reserve(int64_t(m.head_rows) * C.vocab_size * 4);
     io_->allocate();
@@ -147,7 +158,7 @@ V1Sequence::V1Sequence(V1Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
         LayerSets ls;
         ls.qkv = m.mm->bind(S, m.x, lw.qkv, m.qkv, lw.norm1);
         ls.rope = m.rope->bind(S, m.qkv, lw.q_norm, lw.k_norm, seq_, m.q, kc_[i], vc_[i]);
-        ls.attn = m.attn->bind(S, m.q, kc_[i], vc_[i], seq_, m.att);
+        ls.attn = m.attn->bind(S, m.q, kc_[i], vc_[i], seq_, m.att, scratch);
         ls.o = m.mm->bind(S, m.att, lw.o, m.x, m.att);
         ls.gu = m.mm->bind(S, m.x, lw.gate_up, m.gu, lw.norm2);
         ls.down = m.mm->bind(S, m.gu, lw.down, m.x, m.gu);
@@ -196,7 +207,8 @@ void V1Sequence::record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, 
         m_.rope->record(rec, ls.rope, rp);
         AttentionPush ap{n, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim,
                          C.layer_sliding[i] ? (uint32_t)C.sliding_window : 0u, 1.0f / std::sqrt((float)C.head_dim)};
-        m_.attn->record(rec, ls.attn, ap);
+        const uint32_t splits = n > 1 ? 1u : C.layer_sliding[i] ? splits_window_ : splits_full_;
+        m_.attn->record(rec, ls.attn, ap, splits);
         mm(ls.o, lw.o, n, q_w, td, 0, MM_ACCUMULATE);
         mm(ls.gu, lw.gate_up, n, td, 2 * I, 0, MM_IN_RMSNORM);
         mm(ls.down, lw.down, n, 2 * I, td, 0, MM_IN_SWIGLU | MM_ACCUMULATE);

@@ -39,7 +39,7 @@ public:
 
 private:
     std::unique_ptr<Pipeline> p_;
-    uint32_t max_groups_y_ = 65535;
+    uint32_t max_groups_[3] = {65535, 65535, 65535};
 };
 
 // Mirrors `Push` in shaders/attention/attention.comp (non-split variant).
@@ -72,8 +72,8 @@ public:
     void record(Recorder& rec, const BoundSet& set, const AttentionPush& push, uint32_t n_splits = 1) const;
 
     static VkDeviceSize scratch_bytes(uint32_t T, uint32_t nh, uint32_t hd, uint32_t n_splits);
-    // Split count for T queries when the key range can reach max_keys: ~1 split per 512 keys when the
-    // grid is small (decode), capped at 32; 1 for prefill-sized grids.
+    // Split count for T queries whose key range can reach max_keys keys (decode: the cache capacity, or
+    // min(capacity, window) for sliding layers): 1 for prefill-sized grids, up to 128 for decode.
     static uint32_t suggest_splits(uint32_t T, uint32_t nh, uint32_t nkv, uint32_t max_keys);
 
 private:

@@ -5,9 +5,14 @@
 //   (window == 0 or p_t - j < window). Scores are scaled by pc.scale (hd^-0.5).
 // Workgroup = (row tile, kv head, split): a tile is NQ query rows of one kv head, rows ordered (t, head
 // of the group) so a tile shares one causal key range and every K / V element loaded serves NQ rows.
-// Per block of BK = WG keys: thread j computes the NQ scores of key j (q tile in shared memory), the
-// block max / sum per row are reduced in shared memory, then each thread rescales and accumulates its
-// output dims (hd <= WG: threads split the block's keys into WG / hd lanes, summed at the end).
+// Per block of BK = 64 keys: K is staged through shared memory in chunks of 32 dims (32 consecutive
+// threads read 32 consecutive floats of one key row: coalesced), thread (key, row group) accumulates
+// the scores of 4 rows (q tile transposed in shared memory, read as vec4); the block max / sum per row
+// are reduced in shared memory (online softmax: running max m, sum l, rescale factor alpha per row);
+// then each thread rescales and accumulates its output dims from coalesced V rows (hd <= WG: threads
+// split the block's keys into WG / hd lanes, summed at the end). Global loads are issued in batches
+// (8 K values, VB V rows) so they are in flight together: the kernel is latency bound otherwise.
+// Shared memory: 4 KiB q + 8.1 KiB K chunk + 2 KiB scores + 1 KiB reductions (< 16 KiB).
 // Variants:
 //   (none)  one split: normalizes and writes out.
 //   SPLIT   split-K (decode with long contexts): gl_WorkGroupID.z = split s of n_splits handles a slice
@@ -36,29 +41,52 @@ layout(push_constant) uniform Push { uint T, nh, nkv, hd, window; float scale; }
 const float NEG = -1.0e30;
 
 #ifdef COMBINE
+// One workgroup per (h, t): the split weights w_s = exp(m_s - M) are computed in parallel over the
+// splits, then each thread sums its output dims over the splits.
+const uint MAX_SPLITS = 256u;
+shared float w_sh[MAX_SPLITS];
+shared float red_sh[WG];
 void main() {
     const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, tid = gl_LocalInvocationID.x;
-    if (h >= pc.nh || t >= pc.T) return;
-    const uint rows = pc.T * pc.nh, row = t * pc.nh + h, hd = pc.hd;
-    const uint ml0 = pc.n_splits * rows * hd;
+    if (h >= pc.nh || t >= pc.T || pc.n_splits > MAX_SPLITS) return;
+    const uint rows = pc.T * pc.nh, row = t * pc.nh + h, hd = pc.hd, ns = pc.n_splits;
+    const uint ml0 = ns * rows * hd;
     float m = NEG;
-    for (uint s = 0u; s < pc.n_splits; ++s) {
+    for (uint s = tid; s < ns; s += WG) {
         const uint i = ml0 + (s * rows + row) * 2u;
         if (part[i + 1u] > 0.0) m = max(m, part[i]);
     }
+    red_sh[tid] = m;
+    barrier();
+    for (uint k = WG / 2u; k > 0u; k >>= 1) {
+        if (tid < k) red_sh[tid] = max(red_sh[tid], red_sh[tid + k]);
+        barrier();
+    }
+    m = red_sh[0];
+    barrier();
     float l = 0.0;
-    for (uint s = 0u; s < pc.n_splits; ++s) {
+    for (uint s = tid; s < ns; s += WG) {
         const uint i = ml0 + (s * rows + row) * 2u;
         const float ls = part[i + 1u];
-        if (ls > 0.0) l += exp(part[i] - m) * ls;
+        const float w = ls > 0.0 ? exp(part[i] - m) : 0.0;
+        w_sh[s] = w;
+        l += w * ls;
     }
-    const float inv_l = l > 0.0 ? 1.0 / l : 0.0;
+    red_sh[tid] = l;
+    barrier();
+    for (uint k = WG / 2u; k > 0u; k >>= 1) {
+        if (tid < k) red_sh[tid] += red_sh[tid + k];
+        barrier();
+    }
+    const float inv_l = red_sh[0] > 0.0 ? 1.0 / red_sh[0] : 0.0;
     for (uint d = tid; d < hd; d += WG) {
         float acc = 0.0;
-        for (uint s = 0u; s < pc.n_splits; ++s) {
-            const uint i = ml0 + (s * rows + row) * 2u;
-            const float ls = part[i + 1u];
-            if (ls > 0.0) acc += exp(part[i] - m) * part[(s * rows + row) * hd + d];
+        for (uint s0 = 0u; s0 < ns; s0 += 8u) { // loads batched by 8
+            float a8[8];
+            for (uint u = 0u; u < 8u; ++u)
+                a8[u] = s0 + u < ns ? part[((s0 + u) * rows + row) * hd + d] : 0.0;
+            for (uint u = 0u; u < 8u; ++u)
+                if (s0 + u < ns) acc += w_sh[s0 + u] * a8[u];
         }
         o[row * hd + d] = acc * inv_l;
     }
@@ -68,7 +96,7 @@ void main() {
 const uint BK = 64u;                        // keys per block
 const uint RG = NQ / 4u;                    // row groups of 4 in the score phase (WG = BK * RG)
 const uint DC = 32u;                        // head dims per staged K chunk
-const uint VB = 16u;                        // V rows per batch of loads
+const uint VB = 32u;                        // V rows per batch of loads
 const uint KS = BK + 1u;                    // k_sh row stride (padding: conflict-free stores)
 const uint LPR = WG / NQ;                   // threads per row in the softmax phase
 const uint MAXD = (HDMAX + WG - 1u) / WG;   // output dims per thread when hd > WG
@@ -105,11 +133,16 @@ void main() {
 #endif
 
     // q tile -> shared (transposed); rows past nrows are zero.
-    for (uint i = tid; i < NQ * hd; i += WG) {
-        const uint r = i / hd, d = i - r * hd, row = row0 + r;
-        float v = 0.0;
-        if (r < nrows) v = q[((row / g) * pc.nh + kh * g + row % g) * hd + d];
-        q_sh[d * RG + r / 4u][r % 4u] = v;
+    for (uint i0 = tid; i0 < NQ * hd; i0 += 4u * WG) { // loads batched by 4
+        float v4[4];
+        for (uint u = 0u; u < 4u; ++u) {
+            const uint i = i0 + u * WG, r = i / hd, d = i - r * hd, row = row0 + r;
+            v4[u] = (i < NQ * hd && r < nrows) ? q[((row / g) * pc.nh + kh * g + row % g) * hd + d] : 0.0;
+        }
+        for (uint u = 0u; u < 4u; ++u) {
+            const uint i = i0 + u * WG, r = i / hd, d = i - r * hd;
+            if (i < NQ * hd) q_sh[d * RG + r / 4u][r % 4u] = v4[u];
+        }
     }
     if (tid < NQ) { m_sh[tid] = NEG; l_sh[tid] = 0.0; }
 

@@ -73,7 +73,7 @@ struct QkCase {
 
 class QkNormRope : public VkTest {};
 
-void run_qk(const QkCase& c, uint32_t seed) {
+void run_qk(const QkNormRopeKernel& k, const QkCase& c, uint32_t seed) {
     SCOPED_TRACE(::testing::Message() << "hd " << c.hd << " nh " << c.nh << " nkv " << c.nkv << " T " << c.T
                                       << " pos0 " << c.pos0 << " flags " << c.flags << " ctx_delta " << c.ctx_delta);
     const int heads = c.nh + 2 * c.nkv, hd = c.hd;
@@ -90,7 +90,6 @@ void run_qk(const QkCase& c, uint32_t seed) {
     const size_t nq = size_t(c.T) * c.nh * hd;
     BufferRef q_out = b.from(with_guard(nq, 16));
     BufferRef kc = b.from(kc0), vc = b.from(vc0);
-    QkNormRopeKernel k(env());
     const bool norm = c.flags & QKR_NORM;
     BoundSet set = k.bind(b.sets(), qkv_b, norm ? qn_b : qkv_b, norm ? kn_b : qkv_b, seq, q_out, kc, vc);
     QkNormRopePush push{uint32_t(c.T), uint32_t(c.nh), uint32_t(c.nkv), uint32_t(hd), kEps, kTheta, c.flags,
@@ -130,37 +129,41 @@ void run_qk(const QkCase& c, uint32_t seed) {
 }
 
 TEST_F(QkNormRope, ShapesAndPositions) {
+    QkNormRopeKernel k(env());
     const int hds[] = {32, 48, 128, 256};
     const int hk[][2] = {{4, 2}, {6, 2}, {16, 8}, {3, 3}, {4, 1}};
     const int Ts[] = {1, 5, 64, 77}, pos0s[] = {0, 9, 300};
     int i = 0;
     for (int hd : hds)
         for (auto& g : hk) {
-            run_qk({hd, g[0], g[1], Ts[i % 4], pos0s[i % 3]}, 100 + i);
+            run_qk(k, {hd, g[0], g[1], Ts[i % 4], pos0s[i % 3]}, 100 + i);
             ++i;
         }
 }
 
 TEST_F(QkNormRope, OddHeadDimWithoutRope) {
+    QkNormRopeKernel k(env());
     const int hk[][2] = {{4, 2}, {6, 2}, {16, 8}, {3, 3}, {4, 1}};
     const int Ts[] = {1, 5, 64, 77};
-    for (int i = 0; i < 5; ++i) run_qk({17, hk[i][0], hk[i][1], Ts[i % 4], (i % 3) * 9, QKR_NORM}, 200 + i);
+    for (int i = 0; i < 5; ++i) run_qk(k, {17, hk[i][0], hk[i][1], Ts[i % 4], (i % 3) * 9, QKR_NORM}, 200 + i);
 }
 
 TEST_F(QkNormRope, FlagCombinations) {
+    QkNormRopeKernel k(env());
     for (uint32_t flags : {0u, uint32_t(QKR_NORM), uint32_t(QKR_ROPE), uint32_t(QKR_NORM | QKR_ROPE)}) {
-        run_qk({48, 6, 2, 5, 9, flags}, 300 + flags);
-        run_qk({128, 4, 1, 3, 300, flags}, 310 + flags);
+        run_qk(k, {48, 6, 2, 5, 9, flags}, 300 + flags);
+        run_qk(k, {128, 4, 1, 3, 300, flags}, 310 + flags);
     }
-    run_qk({17, 3, 3, 4, 2, 0}, 320);
+    run_qk(k, {17, 3, 3, 4, 2, 0}, 320);
 }
 
 TEST_F(QkNormRope, LongPositionsAndCacheCapacity) {
-    run_qk({128, 16, 8, 1, 2000}, 400);
-    run_qk({64, 4, 2, 3, 20000}, 401);
+    QkNormRopeKernel k(env());
+    run_qk(k, {128, 16, 8, 1, 2000}, 400);
+    run_qk(k, {64, 4, 2, 3, 20000}, 401);
     // batch runs past the capacity: rows >= ctx are never written (host bug guard)
-    run_qk({32, 4, 2, 7, 9, QKR_NORM | QKR_ROPE, -3}, 402);
-    run_qk({32, 4, 2, 5, 9, QKR_NORM | QKR_ROPE, -5}, 403); // nothing fits: only q is written
+    run_qk(k, {32, 4, 2, 7, 9, QKR_NORM | QKR_ROPE, -3}, 402);
+    run_qk(k, {32, 4, 2, 5, 9, QKR_NORM | QKR_ROPE, -5}, 403); // nothing fits: only q is written
 }
 
 TEST_F(QkNormRope, RejectsOddHeadDimWithRope) {
@@ -184,7 +187,7 @@ struct AttnCase {
 
 class Attention : public VkTest {};
 
-void run_attn(const AttnCase& c, uint32_t seed) {
+void run_attn(const AttentionKernel& k, const AttnCase& c, uint32_t seed) {
     SCOPED_TRACE(::testing::Message() << "hd " << c.hd << " nh " << c.nh << " nkv " << c.nkv << " T " << c.T
                                       << " pos0 " << c.pos0 << " window " << c.window << " splits " << c.splits);
     const int hd = c.hd, S = c.pos0 + c.T, ctx = S + 5;
@@ -202,7 +205,6 @@ void run_attn(const AttnCase& c, uint32_t seed) {
     BufferRef out = b.from(with_guard(nq, 16));
     BufferRef scratch;
     if (c.splits > 1) scratch = b.zeros(AttentionKernel::scratch_bytes(c.T, c.nh, hd, c.splits));
-    AttentionKernel k(env());
     BoundSet set = k.bind(b.sets(), q_b, kc_b, vc_b, seq, out, scratch);
     AttentionPush push{uint32_t(c.T), uint32_t(c.nh), uint32_t(c.nkv), uint32_t(hd), uint32_t(c.window),
                        float(1.0 / std::sqrt(double(hd)))};
@@ -217,43 +219,55 @@ void run_attn(const AttnCase& c, uint32_t seed) {
 }
 
 TEST_F(Attention, ShapesPositionsWindows) {
+    AttentionKernel k(env());
     const int hds[] = {32, 48, 128, 17, 256};
     const int hk[][2] = {{4, 2}, {6, 2}, {16, 8}, {3, 3}, {4, 1}};
     const int Ts[] = {1, 5, 64, 77}, pos0s[] = {0, 9, 300}, windows[] = {0, 6, 1};
     int i = 0;
     for (int hd : hds)
-        for (auto& g : hk) {
-            // keep lavapipe fast: the largest shapes get the shorter batches
-            int T = Ts[i % 4], pos0 = pos0s[(i / 4) % 3];
-            if (hd * g[0] * (T + pos0) > 256 * 16 * 100) T = std::min(T, 5);
-            run_attn({hd, g[0], g[1], T, pos0, windows[i % 3]}, 500 + i);
-            ++i;
-        }
+        for (auto& g : hk)
+            for (int rep = 0; rep < 2; ++rep, ++i) {
+                // every (hd, nh/nkv) pair with two (T, pos0, window) triples cycling through all values
+                int T = Ts[i % 4], pos0 = pos0s[(i / 4) % 3];
+                if (hd * g[0] * (T + pos0) > 256 * 16 * 100) T = std::min(T, 5); // keep lavapipe fast
+                run_attn(k, {hd, g[0], g[1], T, pos0, windows[i % 3]}, 500 + i);
+            }
+}
+
+TEST_F(Attention, SuggestedSplits) {
+    EXPECT_EQ(AttentionKernel::suggest_splits(2048, 16, 8, 2048), 1u); // prefill: enough workgroups
+    EXPECT_EQ(AttentionKernel::suggest_splits(1, 16, 8, 40), 1u);      // a few keys: one split
+    const uint32_t s = AttentionKernel::suggest_splits(1, 16, 8, 32768);
+    EXPECT_GT(s, 8u);
+    EXPECT_LE(s, AttentionKernel::kMaxSplits);
 }
 
 TEST_F(Attention, PrefillFromZeroAndWindowEdges) {
-    run_attn({64, 4, 2, 77, 0, 0}, 600);
-    run_attn({64, 4, 2, 77, 0, 6}, 601);
-    run_attn({32, 6, 2, 64, 9, 1}, 602);   // window 1: each query sees only itself
-    run_attn({48, 3, 3, 130, 0, 129}, 603); // window just under the key count, > one 128-key block
-    run_attn({16, 2, 1, 1, 0, 0}, 604);     // a single key
+    AttentionKernel k(env());
+    run_attn(k, {64, 4, 2, 77, 0, 0}, 600);
+    run_attn(k, {64, 4, 2, 77, 0, 6}, 601);
+    run_attn(k, {32, 6, 2, 64, 9, 1}, 602);   // window 1: each query sees only itself
+    run_attn(k, {48, 3, 3, 130, 0, 129}, 603); // window just under the key count, > one 128-key block
+    run_attn(k, {16, 2, 1, 1, 0, 0}, 604);     // a single key
 }
 
 TEST_F(Attention, LongContextDecode) {
+    AttentionKernel k(env());
     const uint32_t s = AttentionKernel::suggest_splits(1, 16, 8, 2001);
     EXPECT_GT(s, 1u);
     for (uint32_t splits : {1u, s, 7u}) {
-        run_attn({128, 16, 8, 1, 2000, 0, splits}, 700 + splits);
-        run_attn({64, 4, 1, 1, 2000, 300, splits}, 710 + splits);
+        run_attn(k, {128, 16, 8, 1, 2000, 0, splits}, 700 + splits);
+        run_attn(k, {64, 4, 1, 1, 2000, 300, splits}, 710 + splits);
     }
-    run_attn({256, 4, 2, 1, 2000, 0, 3}, 720);
-    run_attn({17, 3, 3, 1, 2000, 6, 16}, 721); // most splits empty: the window holds 6 keys
+    run_attn(k, {256, 4, 2, 1, 2000, 0, 3}, 720);
+    run_attn(k, {17, 3, 3, 1, 2000, 6, 16}, 721); // most splits empty: the window holds 6 keys
 }
 
 TEST_F(Attention, SplitKForBatches) {
-    run_attn({48, 6, 2, 5, 300, 0, 4}, 800);
-    run_attn({32, 4, 2, 77, 9, 6, 3}, 801);
-    run_attn({128, 4, 1, 2, 0, 0, 40}, 802); // more splits than keys
+    AttentionKernel k(env());
+    run_attn(k, {48, 6, 2, 5, 300, 0, 4}, 800);
+    run_attn(k, {32, 4, 2, 77, 9, 6, 3}, 801);
+    run_attn(k, {128, 4, 1, 2, 0, 0, 40}, 802); // more splits than keys
 }
 
 TEST_F(Attention, RejectsBadArguments) {
