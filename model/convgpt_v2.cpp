@@ -34,6 +34,7 @@ public:
     std::unique_ptr<MixerConvKernel> conv;
     std::unique_ptr<QkNormRopeKernel> rope;
     std::unique_ptr<MemSummarizeKernel> summarize;
+    std::unique_ptr<MemSelectKernel> mem_select;
     std::unique_ptr<MemAttentionKernel> mem_attn;
     BufferRef x, u, mix, qkv, q, o, gu; // activations [max_batch, *]
 };
@@ -46,7 +47,7 @@ protected:
     void record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) override;
 
 private:
-    struct LayerSets { BoundSet u, store, conv, out, qkv, rope, summarize, attn, o, gu, down; };
+    struct LayerSets { BoundSet u, store, conv, out, qkv, rope, summarize, select, attn, o, gu, down; };
     V2Model& m_;
     BoundSet embed_set_, logits_set_;
     std::vector<LayerSets> layers_;
@@ -97,6 +98,7 @@ V2Model::V2Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr
     conv = std::make_unique<MixerConvKernel>(*env_, wt);
     rope = std::make_unique<QkNormRopeKernel>(*env_);
     summarize = std::make_unique<MemSummarizeKernel>(*env_);
+    mem_select = std::make_unique<MemSelectKernel>(*env_);
     mem_attn = std::make_unique<MemAttentionKernel>(*env_);
     save_pipeline_cache();
 
@@ -138,7 +140,10 @@ V2Sequence::V2Sequence(V2Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
         }
         slots.push_back(s);
     }
+    const int s_cand = state_->reserve(MemSelectKernel::cand_bytes(m.max_batch(), C.memory_heads, n_chunks_,
+                                                                   C.memory_top_k)); // scratch, all layers
     state_->allocate();
+    const BufferRef cand = state_->ref(s_cand);
     int s_seq = io_->reserve(sizeof(SeqInfo)), s_tok = io_->reserve(int64_t(ctx_len) * 4),
         s_log = io_->reserve(int64_t(m.logits_rows_capacity()) * C.vocab_size * 4);
     io_->allocate();
@@ -160,7 +165,8 @@ V2Sequence::V2Sequence(V2Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
             ls.qkv = m.mm->bind(S, m.x, lw.qkv, m.qkv, lw.memory_norm);
             ls.rope = m.rope->bind(S, m.qkv, lw.memory_norm, lw.memory_norm, seq_, m.q, kc, vc); // no q/k norm
             ls.summarize = m.summarize->bind(S, seq_, kc, ksum);
-            ls.attn = m.mem_attn->bind(S, seq_, m.q, kc, vc, ksum, m.o);
+            ls.select = m.mem_select->bind(S, seq_, m.q, ksum, cand);
+            ls.attn = m.mem_attn->bind(S, seq_, m.q, kc, vc, cand, m.o);
             ls.o = m.mm->bind(S, m.o, lw.o, m.x, m.o);
         }
         ls.gu = m.mm->bind(S, m.x, lw.gate_up, m.gu, lw.mlp_norm);
@@ -208,8 +214,12 @@ void V2Sequence::record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, 
             m_.rope->record(rec, ls.rope, rp);
             m_.summarize->record(rec, ls.summarize,
                                  MemSummarizePush{n, hm, (uint32_t)C.memory_chunk_size, n_chunks_, ctx});
+            const uint32_t splits = MemSelectKernel::max_splits(n_chunks_);
+            MemSelectPush sp{n, (uint32_t)C.memory_heads, (uint32_t)C.memory_head_dim, (uint32_t)C.memory_chunk_size,
+                             (uint32_t)C.memory_top_k, hm, splits, ctx, 0, n_chunks_};
+            m_.mem_select->record(rec, ls.select, sp);
             MemAttentionPush ap{n, (uint32_t)C.memory_heads, (uint32_t)C.memory_head_dim,
-                                (uint32_t)C.memory_chunk_size, (uint32_t)C.memory_top_k, hm, hm, ctx};
+                                (uint32_t)C.memory_chunk_size, (uint32_t)C.memory_top_k, hm, hm, ctx, splits};
             m_.mem_attn->record(rec, ls.attn, ap);
             mm(ls.o, lw.o, n, hm, d, 0, MM_ACCUMULATE);
         }

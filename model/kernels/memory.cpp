@@ -53,7 +53,9 @@ BoundSet MemSelectKernel::bind(DescriptorArena& sets, const BufferRef& seq, cons
 void MemSelectKernel::record(Recorder& rec, const BoundSet& set, const MemSelectPush& push) const {
     check_shape("mem_select", push.chunk, push.head_dim, push.top_k);
     if (push.n_tokens == 0 || push.heads == 0 || push.top_k == 0) return; // K = 0: nothing to select
-    dispatch_push(rec, set, push, push.n_tokens, push.heads, push.max_splits, "mem_select");
+    MemSelectPush p = push;
+    p.q_block = q_block(push.head_dim);
+    dispatch_push(rec, set, p, ceil_div(p.n_tokens, p.q_block), p.heads, p.max_splits, "mem_select");
 }
 
 MemAttentionKernel::MemAttentionKernel(KernelEnv& env, uint32_t wg)
@@ -67,6 +69,9 @@ BoundSet MemAttentionKernel::bind(DescriptorArena& sets, const BufferRef& seq, c
 
 void MemAttentionKernel::record(Recorder& rec, const BoundSet& set, const MemAttentionPush& push) const {
     check_shape("mem_attention", push.chunk, push.head_dim, push.top_k);
+    if (push.top_k > 0 && push.max_splits == 0)
+        fail(Status::invalid_argument, "mem_attention: max_splits is 0: record MemSelectKernel first and pass its "
+                                       "max_splits (see model/kernels/memory.h)");
     if (push.n_tokens == 0 || push.heads == 0) return;
     dispatch_push(rec, set, push, push.n_tokens, push.heads, 1, "mem_attention");
 }

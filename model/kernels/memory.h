@@ -5,8 +5,9 @@
 //   MemAttentionKernel: merges the splits' candidates into the top-K (all chunks while c <= K), then
 //                       softmax attention over those chunks and the open one -> o [T, Hm*Dm]
 //   then o_proj(o) with residual add.
-// ksum [n_chunks, Hm, Dm] f32 (n_chunks = ctx / C) is per layer and per sequence, like the caches; cand
-// is scratch (cand_bytes), shareable by all layers.
+// ksum (n_chunks * Hm * Dm f32, n_chunks = ctx / C) is per layer and per sequence, like the caches; it
+// is stored element-major, ksum[i * n_chunks + j] for element i = h * Dm + d of chunk j (coalesced reads
+// in mem_select). cand is scratch (cand_bytes), shareable by all layers.
 #pragma once
 #include <algorithm>
 
@@ -19,7 +20,7 @@ struct MemSummarizePush {
     uint32_t n_tokens; // T of the batch just written to kcache
     uint32_t row;      // Hm * Dm
     uint32_t chunk;    // C
-    uint32_t n_chunks; // rows of ksum
+    uint32_t n_chunks; // chunks ksum holds (its stride)
     uint32_t ctx;      // rows of kcache
 };
 static_assert(sizeof(MemSummarizePush) <= 128);
@@ -44,16 +45,19 @@ struct MemSelectPush {
     uint32_t q_stride;   // floats between rows of q (Hm*Dm)
     uint32_t max_splits; // MemSelectKernel::max_splits(n_chunks): the cand layout
     uint32_t ctx;        // positions >= ctx are skipped
+    uint32_t q_block;    // queries per workgroup: set by MemSelectKernel::record
+    uint32_t n_chunks;   // chunks ksum holds (its stride), as given to MemSummarizeKernel
 };
 static_assert(sizeof(MemSelectPush) <= 128);
 
-// Workgroups (T, Hm, max_splits); a split past the query's closed chunks, or any split while
-// c <= K, exits at once. Reads ksum of chunks closed before each query's chunk: run MemSummarizeKernel
+// Workgroups (ceil(T / q_block), Hm, max_splits), q_block = clamp(1024 / Dm, 1, 8) queries sharing each
+// summary read (prefill); a split past the block's closed chunks, or any while c <= K, exits at once. Reads ksum of chunks closed before each query's chunk: run MemSummarizeKernel
 // for the batch first.
 class MemSelectKernel {
 public:
     static constexpr uint32_t span = 256; // chunks per split (SPAN in mem_select.comp / mem_attention.comp)
     static uint32_t max_splits(uint32_t n_chunks) { return n_chunks == 0 ? 1 : ceil_div(n_chunks, span); }
+    static uint32_t q_block(uint32_t head_dim) { return std::clamp<uint32_t>(1024 / std::max(head_dim, 1u), 1, 8); }
     // bytes of cand for batches of up to max_tokens tokens: [T, Hm, max_splits, K] of (score, chunk)
     static uint64_t cand_bytes(uint32_t max_tokens, uint32_t heads, uint32_t n_chunks, uint32_t top_k) {
         return std::max<uint64_t>(16, uint64_t(max_tokens) * heads * max_splits(n_chunks) * top_k * 8);

@@ -2,8 +2,10 @@
 // Sparse chunk-memory attention, stage 2, one workgroup per (query t, head h); p = seq.pos + t, c = p / C.
 // Selected chunks: all j < c if c <= K, else the K best of the splits' candidates written by mem_select
 // (merged by rank, tile by tile: larger score, ties -> lower chunk). Then softmax(q.k / sqrt(Dm)) over
-// every token of the selected chunks plus positions cC .. p, streamed WG keys at a time (online
-// softmax); the weighted sum of v uses all threads: NG = max(1, WG / Dm) key groups x Dm dims.
+// every token of the selected chunks plus positions cC .. p, streamed KT = min(WG, 64) keys at a time
+// (online softmax): each key's q.k by L = WG / KT threads reading its row together; the weighted sum
+// of v uses all threads: NG = max(1, WG / Dm) key groups x Dm dims. Hot loops keep 8 loads in flight
+// (decode is latency-bound: one workgroup per head).
 // q [T, q_stride], kcache / vcache [ctx, Hm, Dm], cand [T, Hm, max_splits, K] uvec2, o [T, o_stride].
 // Dm <= MAX_D, K <= MAX_K, WG a power of two <= 512.
 #include "common/types.glsl"
@@ -32,8 +34,9 @@ shared uint uj[MAX_K + TILE];
 shared uint urank[MAX_K + TILE];
 shared float bs[MAX_K];
 shared uint bj[MAX_K];              // selected chunks
-shared float sc[WG];
-shared uint kpos[WG];
+shared float red[WG];
+shared float sc[64];
+shared uint kpos[64];
 
 void main() {
     const uint t = gl_WorkGroupID.x, h = gl_WorkGroupID.y, tid = gl_LocalInvocationID.x;
@@ -89,18 +92,31 @@ void main() {
     const float scale = inversesqrt(float(D));
     const uint n_sel_keys = nsel * C, n_keys = n_sel_keys + (p - c * C + 1u);
     float m_run = NEG_BIG, l_run = 0.0;
-    for (uint base = 0u; base < n_keys; base += WG) {
-        const uint n = base + tid;
+    const uint KT = min(WG, 64u), L = WG / KT, r = tid / L, lane = tid % L;
+    for (uint base = 0u; base < n_keys; base += KT) {
+        const uint n = base + r;
+        float part = 0.0;
         if (n < n_keys) {
             const uint kp = n < n_sel_keys ? bj[n / C] * C + n % C : c * C + (n - n_sel_keys);
             const uint kb = kp * row + hoff;
+            uint i = lane;
+            for (; i + 7u * L < D; i += 8u * L) { // 8 unconditional loads in flight
+                float v[8];
+                for (uint l = 0u; l < 8u; ++l) v[l] = kc[kb + i + l * L];
+                for (uint l = 0u; l < 8u; ++l) part += qs[i + l * L] * v[l];
+            }
+            for (; i < D; i += L) part += qs[i] * kc[kb + i];
+            if (lane == 0u) kpos[r] = kb;
+        }
+        red[tid] = part;
+        barrier();
+        const uint nt = min(KT, n_keys - base);
+        if (tid < nt) {
             float s = 0.0;
-            for (uint i = 0u; i < D; ++i) s += qs[i] * kc[kb + i];
+            for (uint l = 0u; l < L; ++l) s += red[tid * L + l];
             sc[tid] = s * scale;
-            kpos[tid] = kb;
         }
         barrier();
-        const uint nt = min(WG, n_keys - base);
         float mt = m_run;
         for (uint k = 0u; k < nt; ++k) mt = max(mt, sc[k]);
         barrier();
@@ -112,7 +128,13 @@ void main() {
         for (uint e = tid; e < slots; e += WG) {
             const uint g = e / D, i = e % D;
             float a = accp[e] * corr;
-            for (uint k = g; k < nt; k += NG) a += sc[k] * vc[kpos[k] + i];
+            uint k = g;
+            for (; k + 7u * NG < nt; k += 8u * NG) { // 8 unconditional loads in flight
+                float v[8];
+                for (uint l = 0u; l < 8u; ++l) v[l] = vc[kpos[k + l * NG] + i];
+                for (uint l = 0u; l < 8u; ++l) a += sc[k + l * NG] * v[l];
+            }
+            for (; k < nt; k += NG) a += sc[k] * vc[kpos[k] + i];
             accp[e] = a;
         }
         m_run = mt;

@@ -11,7 +11,7 @@
 #include "mixer/hilbert.glsl"
 layout(constant_id = 0) const uint WG = 128;
 layout(local_size_x_id = 0) in;
-#define MAX_TAPS 225 // k2 <= 15
+#define MAX_TAPS 232 // k2 <= 15: 225 taps, padded to a multiple of 8
 layout(std430, binding = 0) readonly buffer Seq { SEQ_INFO_FIELDS } seq;
 layout(std430, binding = 1) readonly buffer U { float u[]; };
 layout(std430, binding = 2) readonly buffer H { float hist[]; };
@@ -29,6 +29,7 @@ layout(push_constant) uniform Push {
 const uint NO_TAP = 0xFFFFFFFFu;
 shared uint tap_q[MAX_TAPS]; // history row of each 2D tap, then compacted to the n_taps valid ones
 shared uint tap_i[MAX_TAPS]; // tap index (dy+r)*k2 + (dx+r) of each valid tap
+shared float tap_m[MAX_TAPS]; // 1 for a valid tap, 0 for the padding (row p, weight 0)
 shared uint n_taps;
 shared float partial[WG];
 
@@ -50,10 +51,11 @@ void main() {
         tap_q[i] = q;
     }
     barrier();
-    if (tid == 0u) { // drop taps outside the grid or in the future (keeps tap order)
+    if (tid == 0u) { // drop taps outside the grid or in the future (keeps tap order); pad to 8
         uint n = 0u;
         for (uint i = 0u; i < kk; ++i)
-            if (tap_q[i] != NO_TAP) { tap_q[n] = tap_q[i]; tap_i[n] = i; ++n; }
+            if (tap_q[i] != NO_TAP) { tap_q[n] = tap_q[i]; tap_i[n] = i; tap_m[n] = 1.0; ++n; }
+        for (; (n & 7u) != 0u; ++n) { tap_q[n] = p; tap_i[n] = 0u; tap_m[n] = 0.0; }
         n_taps = n;
     }
     barrier();
@@ -65,7 +67,14 @@ void main() {
     for (uint ch = tid; ch < pc.d; ch += WG) {
         float c2 = b2[ch];
         const uint wb = ch * kk;
-        for (uint i = 0u; i < nt; ++i) c2 += WLOAD(w2, wb + tap_i[i]) * hist[tap_q[i] * pc.d + ch];
+        for (uint i0 = 0u; i0 < nt; i0 += 8u) { // 8 unconditional loads in flight (latency-bound in decode)
+            float hv[8], wv[8];
+            for (uint l = 0u; l < 8u; ++l) {
+                hv[l] = hist[tap_q[i0 + l] * pc.d + ch];
+                wv[l] = tap_m[i0 + l] * WLOAD(w2, wb + tap_i[i0 + l]);
+            }
+            for (uint l = 0u; l < 8u; ++l) c2 += wv[l] * hv[l];
+        }
         m[mb + ch] = c2;
         ss += c2 * c2;
     }

@@ -52,7 +52,7 @@ MemData make_data(const MemCase& c, uint32_t seed) {
 
 struct MemOut {
     std::vector<float> o;    // [S - s0, Hm * Dm]
-    std::vector<float> ksum; // [S / C, Hm, Dm]
+    std::vector<float> ksum; // [S / C, Hm, Dm] (transposed back from the GPU's element-major layout)
 };
 
 MemOut run_gpu(const MemCase& c, const MemData& m) {
@@ -82,7 +82,7 @@ MemOut run_gpu(const MemCase& c, const MemData& m) {
     const uint32_t Hm = c.Hm, Dm = c.Dm, C = c.C, K = c.K;
     auto record = [&](Recorder& rec, uint32_t T) {
         summarize(rec, T);
-        sel.record(rec, s_sel, MemSelectPush{T, Hm, Dm, C, K, row, splits, S});
+        sel.record(rec, s_sel, MemSelectPush{T, Hm, Dm, C, K, row, splits, S, 0, n_chunks});
         attn.record(rec, s_attn, MemAttentionPush{T, Hm, Dm, C, K, row, row, S, splits});
         adv.record(rec, s_adv, T);
     };
@@ -117,7 +117,9 @@ MemOut run_gpu(const MemCase& c, const MemData& m) {
         EXPECT_EQ(cb.record_count(), 1u);
     }
     EXPECT_EQ(reinterpret_cast<SeqInfo*>(seq.mapped)->pos, S);
-    r.ksum = b.read(ks, size_t(S / c.C) * row);
+    const std::vector<float> kt = b.read(ks, size_t(n_chunks) * row); // element-major [row, n_chunks]
+    for (uint32_t j = 0; j < S / c.C; ++j)
+        for (uint32_t i = 0; i < row; ++i) r.ksum.push_back(kt[size_t(i) * n_chunks + j]);
     return r;
 }
 
@@ -223,7 +225,7 @@ TEST_F(Memory, RejectsBadShapes) {
     EXPECT_THROW(attn.record(rec, s, MemAttentionPush{1, 1, 8, 4, 33, 8, 8, 4, 1}), Error);  // K > 32
     EXPECT_THROW(attn.record(rec, s, MemAttentionPush{1, 1, 513, 4, 3, 8, 8, 4, 1}), Error); // Dm > 512
     EXPECT_THROW(attn.record(rec, s, MemAttentionPush{1, 1, 8, 0, 3, 8, 8, 4, 1}), Error);   // C = 0
-    EXPECT_THROW(sel.record(rec, s2, MemSelectPush{1, 1, 8, 4, 33, 8, 1, 4}), Error);        // K > 32
+    EXPECT_THROW(sel.record(rec, s2, MemSelectPush{1, 1, 8, 4, 33, 8, 1, 4, 0, 1}), Error);        // K > 32
     cb.end();
 }
 
