@@ -143,12 +143,14 @@ V1Sequence::V1Sequence(V1Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
                          : 1;
     const uint32_t max_splits = std::max(splits_full_, splits_window_);
     int s_scratch = state_->reserve(AttentionKernel::scratch_bytes(1, C.n_heads, C.head_dim, max_splits));
+    const int s_seq = state_->reserve(sizeof(SeqInfo));
     state_->allocate();
+    seq_ = state_->ref(s_seq);
     const BufferRef scratch = state_->ref(s_scratch);
-    int s_seq = io_->reserve(sizeof(SeqInfo)), s_tok = io_->reserve(int64_t(ctx_len) * 4),
+    int s_tok = io_->reserve(int64_t(ctx_len) * 4),
         s_log = io_->reserve(int64_t(m.head_rows) * C.vocab_size * 4);
     io_->allocate();
-    seq_ = io_->ref(s_seq), tokens_ = io_->ref(s_tok), logits_ = io_->ref(s_log);
+    tokens_ = io_->ref(s_tok), logits_ = io_->ref(s_log);
     for (int i = 0; i < C.n_layers; ++i) kc_.push_back(state_->ref(ks[i])), vc_.push_back(state_->ref(vs[i]));
 
     DescriptorArena& S = *sets_;

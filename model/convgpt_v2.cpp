@@ -142,12 +142,14 @@ V2Sequence::V2Sequence(V2Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
     }
     const int s_cand = state_->reserve(MemSelectKernel::cand_bytes(m.max_batch(), C.memory_heads, n_chunks_,
                                                                    C.memory_top_k)); // scratch, all layers
+    const int s_seq = state_->reserve(sizeof(SeqInfo));
     state_->allocate();
+    seq_ = state_->ref(s_seq);
     const BufferRef cand = state_->ref(s_cand);
-    int s_seq = io_->reserve(sizeof(SeqInfo)), s_tok = io_->reserve(int64_t(ctx_len) * 4),
+    int s_tok = io_->reserve(int64_t(ctx_len) * 4),
         s_log = io_->reserve(int64_t(m.logits_rows_capacity()) * C.vocab_size * 4);
     io_->allocate();
-    seq_ = io_->ref(s_seq), tokens_ = io_->ref(s_tok), logits_ = io_->ref(s_log);
+    tokens_ = io_->ref(s_tok), logits_ = io_->ref(s_log);
 
     DescriptorArena& S = *sets_;
     embed_set_ = m.embed->bind(S, tokens_, m.w.embed, m.x);

@@ -72,7 +72,6 @@ Sequence::~Sequence() {
 
 void Sequence::finish_setup() {
     advance_set_ = model_.advance_->bind(*sets_, seq_);
-    write_pos();
     // The decode step is recorded exactly once, here; decode() only writes the token id and submits.
     Recorder rec(decode_cb_->begin(false));
     record_step(rec, 1, 0, Logits::last);
@@ -92,21 +91,25 @@ void Sequence::check_ids(const int32_t* ids, int n) const {
                                            std::to_string(ctx_len_) + " tokens");
 }
 
-void Sequence::write_pos() {
+void Sequence::record_pos(Recorder& rec) {
     SeqInfo s{(uint32_t)pos_, 0, 0, 0};
-    std::memcpy(seq_.mapped, &s, sizeof s);
+    rec.update(seq_, &s, sizeof s);
+    pos_dirty_ = false;
 }
 
-void Sequence::reset() { pos_ = 0; }
+void Sequence::reset() {
+    pos_ = 0;
+    pos_dirty_ = true;
+}
 
 std::vector<std::pair<std::string, double>> Sequence::profile_decode(int32_t id) {
     check_ids(&id, 1);
     std::lock_guard<std::mutex> lock(model_.submit_mutex());
     TimestampQueries ts(model_.context(), decode_dispatches_ + 2);
     CommandBuffer cb(model_.context());
-    write_pos();
     std::memcpy(tokens_.mapped, &id, 4);
     Recorder rec(cb.begin(true), &ts);
+    record_pos(rec);
     record_step(rec, 1, 0, Logits::last);
     cb.end();
     cb.submit_and_wait();
@@ -128,10 +131,11 @@ void Sequence::prefill(const int32_t* ids, int n, Logits mode, float* logits) {
     // All logits: one submission per chunk (each chunk's rows are read back). Last only: one submission.
     int done = 0;
     while (done < n) {
-        write_pos();
         int in_submit = mode == Logits::all ? std::min(chunk, n - done) : n - done;
         std::memcpy(tokens_.mapped, ids + done, size_t(in_submit) * 4);
         Recorder rec(prefill_cb_->begin(true));
+        record_pos(rec);
+        pos_dirty_ = true; // until this submission completes
         for (int off = 0; off < in_submit; off += chunk) {
             int m = std::min(chunk, in_submit - off);
             bool last_chunk = off + m == in_submit;
@@ -141,6 +145,7 @@ void Sequence::prefill(const int32_t* ids, int n, Logits mode, float* logits) {
         rec.host_read_barrier();
         prefill_cb_->end();
         prefill_cb_->submit_and_wait();
+        pos_dirty_ = false;
         if (mode == Logits::all)
             std::memcpy(logits + size_t(done) * V, logits_.mapped, size_t(in_submit) * V * 4);
         else if (logits)
@@ -153,9 +158,18 @@ void Sequence::prefill(const int32_t* ids, int n, Logits mode, float* logits) {
 void Sequence::decode(int32_t id, float* logits) {
     check_ids(&id, 1);
     std::lock_guard<std::mutex> lock(model_.submit_mutex());
-    write_pos();
+    if (pos_dirty_) { // rare: after reset() or a failed submission
+        Recorder rec(prefill_cb_->begin(true));
+        record_pos(rec);
+        pos_dirty_ = true;
+        prefill_cb_->end();
+        prefill_cb_->submit_and_wait();
+        pos_dirty_ = false;
+    }
     std::memcpy(tokens_.mapped, &id, 4);
+    pos_dirty_ = true; // until the step completes
     decode_cb_->submit_and_wait();
+    pos_dirty_ = false;
     if (logits) std::memcpy(logits, logits_.mapped, size_t(model_.vocab_size()) * 4);
     pos_ += 1;
 }

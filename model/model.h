@@ -94,14 +94,17 @@ protected:
     // Called by subclasses at the end of their constructor, once every buffer is bound.
     void finish_setup();
     void check_ids(const int32_t* ids, int n) const;
-    void write_pos();
+    // seq.pos lives in device memory and is advanced by the GPU; the host sets it only when its own
+    // count and the GPU's may differ (after reset or an error), by a vkCmdUpdateBuffer.
+    void record_pos(Recorder& rec);
     void record_step(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode);
 
     Model& model_;
     int ctx_len_;
     int pos_ = 0;
-    std::unique_ptr<Arena> state_; // device: KV cache, histories
-    std::unique_ptr<Arena> io_;    // host-visible: seq info, token ids, logits
+    bool pos_dirty_ = true; // GPU seq.pos must be rewritten before the next decode
+    std::unique_ptr<Arena> state_; // device: seq info, KV cache, histories
+    std::unique_ptr<Arena> io_;    // host-visible: token ids, logits
     BufferRef seq_, tokens_, logits_;
     BoundSet advance_set_;
     std::unique_ptr<DescriptorArena> sets_;

@@ -176,6 +176,12 @@ void Recorder::fill(const BufferRef& dst, uint32_t value) {
     vkCmdFillBuffer(cmd_, dst.buffer, dst.offset, dst.size & ~VkDeviceSize(3), value); // arena slots are 4-byte multiples
 }
 
+void Recorder::update(const BufferRef& dst, const void* data, uint32_t bytes) {
+    if (bytes % 4 || bytes > 65536 || bytes > dst.size) fail(Status::internal, "vkCmdUpdateBuffer size");
+    before({}, {{dst.buffer, dst.offset, dst.offset + bytes}});
+    vkCmdUpdateBuffer(cmd_, dst.buffer, dst.offset, bytes, data);
+}
+
 void Recorder::copy(const BufferRef& src, const BufferRef& dst) {
     VkDeviceSize n = std::min(src.size, dst.size);
     before({{src.buffer, src.offset, src.offset + n}}, {{dst.buffer, dst.offset, dst.offset + n}});

@@ -69,6 +69,7 @@ public:
                   uint32_t gy = 1, uint32_t gz = 1, const char* label = nullptr);
     void fill(const BufferRef& dst, uint32_t value);       // vkCmdFillBuffer + tracking
     void copy(const BufferRef& src, const BufferRef& dst); // vkCmdCopyBuffer + tracking
+    void update(const BufferRef& dst, const void* data, uint32_t bytes); // vkCmdUpdateBuffer (<= 65536 B, x4)
     void barrier();                                        // full compute/transfer barrier
     void host_read_barrier();                              // make results visible to the host
     uint32_t dispatches() const { return dispatches_; }
