@@ -50,4 +50,6 @@ for preset in convgpt-v1-164m convgpt-v2-200m; do
 done
 echo "## convgpt-v2-200m decode cost vs position (f16)"; echo
 "$run" bench --model /tmp/convgpt-v2-200m -p 0 -n 0 -r 4 --positions 256,1024,4096,16384 --max-batch 512
+echo; echo "## convgpt-v1-164m decode cost vs position (f16)"; echo
+"$run" bench --model /tmp/convgpt-v1-164m -p 0 -n 0 -r 4 --positions 256,1024,4000 --max-batch 512
 } 2>&1 | tee "$report"

@@ -118,8 +118,8 @@ Runner add_bench(CLI::App& app) {
         if (!o->positions.empty()) {
             std::vector<int32_t> positions = parse_ids(o->positions);
             int maxp = *std::max_element(positions.begin(), positions.end());
-            const int steps = 32;
-            auto seq = model->new_sequence(maxp + steps + 1);
+            const int per_rep = 32 / o->r + 1; // decode steps timed per repetition
+            auto seq = model->new_sequence(maxp + per_rep * o->r + 1);
             for (int32_t pos : positions) {
                 seq->reset();
                 auto ids = synthetic_ids(pos, V, 3);
@@ -127,8 +127,8 @@ Runner add_bench(CLI::App& app) {
                 std::vector<double> tps;
                 for (int r = 0; r < o->r; ++r) {
                     auto t0 = clock_type::now();
-                    for (int i = 0; i < steps / o->r + 1; ++i) seq->decode(7, logits.data());
-                    tps.push_back((steps / o->r + 1) / seconds_since(t0));
+                    for (int i = 0; i < per_rep; ++i) seq->decode(7, logits.data());
+                    tps.push_back(per_rep / seconds_since(t0));
                 }
                 add_row("tg@pos" + std::to_string(pos), tps, seq->decode_dispatches());
             }
