@@ -7,5 +7,5 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
   cmake make g++ pkg-config \
   libvulkan-dev glslc spirv-tools \
-  nlohmann-json3-dev libcli11-dev libgtest-dev \
+  nlohmann-json3-dev libcli11-dev libgtest-dev libsentencepiece-dev \
   mesa-vulkan-drivers vulkan-validationlayers vulkan-tools

@@ -24,7 +24,7 @@ protected:
         dir_ = ::testing::TempDir() + "/vkc_bad_" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
         fs::remove_all(dir_);
         fs::create_directories(dir_);
-        src_ = fixtures_dir() + "/v1-tiny-tied/f32";
+        src_ = fixtures_dir() + "/" + source();
         fs::copy_file(src_ + "/config.json", dir_ + "/config.json");
         fs::copy_file(src_ + "/model.safetensors", dir_ + "/model.safetensors");
     }
@@ -69,7 +69,13 @@ protected:
         edit(c);
         std::ofstream(dir_ + "/config.json", std::ios::trunc) << c.dump(2);
     }
+    virtual std::string source() const { return "v1-tiny-tied/f32"; }
     std::string dir_, src_;
+};
+
+class BadInputV2 : public BadInput {
+protected:
+    std::string source() const override { return "v2-tiny"; }
 };
 
 #define EXPECT_ERROR_HAS(err, text) EXPECT_NE(std::string((err).what()).find(text), std::string::npos) << (err).what()
@@ -153,4 +159,45 @@ TEST_F(BadInput, TokenIdOutOfRangeAndPromptTooLong) {
     // The sequence is still usable after rejected input.
     seq->prefill(ids.data(), 2, Logits::last, logits.data());
     EXPECT_EQ(seq->pos(), 2);
+}
+
+TEST_F(BadInputV2, GridSizeNotAPowerOfTwo) {
+    edit_config([](nlohmann::json& c) { c["grid_size"] = 24; });
+    Error e = load_error();
+    EXPECT_EQ(e.status(), Status::invalid_model);
+    EXPECT_ERROR_HAS(e, "grid_size");
+    EXPECT_ERROR_HAS(e, "power of two");
+}
+
+TEST_F(BadInputV2, EvenConv2dKernel) {
+    edit_config([](nlohmann::json& c) { c["conv2d_kernel"] = 4; });
+    Error e = load_error();
+    EXPECT_ERROR_HAS(e, "conv2d_kernel");
+    EXPECT_ERROR_HAS(e, "odd");
+}
+
+TEST_F(BadInputV2, MissingMemoryTensor) {
+    edit_header([](nlohmann::json& h) { h.erase("model.layers.1.memory.k_proj.weight"); });
+    Error e = load_error();
+    EXPECT_ERROR_HAS(e, "missing tensor 'model.layers.1.memory.k_proj.weight'");
+}
+
+TEST_F(BadInputV2, SequenceLongerThanTheGrid) {
+    auto m = Model::load(dir_, opts()); // grid 32: capacity 1024 tokens
+    try {
+        m->new_sequence(32 * 32 + 1);
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.status(), Status::invalid_argument);
+        EXPECT_ERROR_HAS(e, "grid capacity");
+    }
+    auto seq = m->new_sequence(); // the whole grid
+    EXPECT_EQ(seq->capacity(), 1024);
+    std::vector<int32_t> ids(1025, 3);
+    try {
+        seq->prefill(ids.data(), 1025, Logits::last, nullptr);
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_ERROR_HAS(e, "exceeds the context of 1024 tokens");
+    }
 }
