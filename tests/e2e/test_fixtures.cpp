@@ -23,6 +23,10 @@ struct Case {
     WeightType precision;
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+    *os << c.model << (c.weights.empty() ? "" : "/" + c.weights) << (c.precision == WeightType::f32 ? " f32" : " f16");
+}
+
 std::string case_name(const ::testing::TestParamInfo<Case>& i) {
     std::string n = i.param.model + "_" + (i.param.weights.empty() ? "" : i.param.weights + "_") +
                     (i.param.precision == WeightType::f32 ? "f32" : "f16");
