@@ -182,18 +182,7 @@ void V1Sequence::record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, 
     const uint32_t qkv_w = (C.n_heads + 2 * C.n_kv_heads) * C.head_dim, q_w = C.n_heads * C.head_dim;
     auto mm = [&](const BoundSet& set, const WeightTensor& w, uint32_t M, uint32_t x_stride, uint32_t y_stride,
                   uint32_t x_row0, uint32_t flags) {
-        MatmulPush p{};
-        p.M = M;
-        p.N = (uint32_t)w.rows;
-        p.K = (uint32_t)w.cols; // with MM_IN_SWIGLU, x rows hold 2K values (gate | up)
-        p.x_stride = x_stride;
-        p.y_stride = y_stride;
-        p.x_row0 = x_row0;
-        p.y_row0 = 0;
-        p.rows_per_part = (uint32_t)w.rows_per_part;
-        p.flags = flags;
-        p.eps = kNormEps;
-        m_.mm->record(rec, set, p);
+        m_.mm->record(rec, set, MatmulKernel::push_for(M, w, flags, kNormEps, x_stride, y_stride, x_row0));
     };
 
     EmbedConvPush ep{n, tok_offset, H, (uint32_t)C.e, (uint32_t)C.f, (uint32_t)C.conv_k, td,

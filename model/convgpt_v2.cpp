@@ -185,17 +185,7 @@ void V2Sequence::record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, 
     const uint32_t ctx = (uint32_t)ctx_len_;
     auto mm = [&](const BoundSet& set, const WeightTensor& w, uint32_t M, uint32_t x_stride, uint32_t y_stride,
                   uint32_t x_row0, uint32_t flags) {
-        MatmulPush p{};
-        p.M = M;
-        p.N = (uint32_t)w.rows;
-        p.K = (uint32_t)w.cols;
-        p.x_stride = x_stride;
-        p.y_stride = y_stride;
-        p.x_row0 = x_row0;
-        p.rows_per_part = (uint32_t)w.rows_per_part;
-        p.flags = flags;
-        p.eps = C.rms_norm_eps;
-        m_.mm->record(rec, set, p);
+        m_.mm->record(rec, set, MatmulKernel::push_for(M, w, flags, C.rms_norm_eps, x_stride, y_stride, x_row0));
     };
 
     m_.embed->record(rec, embed_set_, EmbedGatherPush{n, tok_offset, d, (uint32_t)m_.w.embed.rows_per_part,

@@ -3,12 +3,7 @@
 namespace vkc {
 
 AdvanceKernel::AdvanceKernel(KernelEnv& env) {
-    PipelineDesc d;
-    d.shader = "advance";
-    d.binding_counts = {1};
-    d.writes_mask = 0b1;
-    d.push_size = sizeof(AdvancePush);
-    p_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    p_ = make_pipeline(env, "advance", {1}, 0b1, sizeof(AdvancePush));
 }
 
 BoundSet AdvanceKernel::bind(DescriptorArena& sets, const BufferRef& seq) const { return sets.bind(*p_, {seq}); }
@@ -18,13 +13,7 @@ void AdvanceKernel::record(Recorder& rec, const BoundSet& set, uint32_t n_tokens
 }
 
 RmsNormKernel::RmsNormKernel(KernelEnv& env) {
-    PipelineDesc d;
-    d.shader = "rmsnorm";
-    d.binding_counts = {1, 1, 1};
-    d.writes_mask = 0b100;
-    d.push_size = sizeof(RmsNormPush);
-    d.spec = {128};
-    p_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    p_ = make_pipeline(env, "rmsnorm", {1, 1, 1}, 0b100, sizeof(RmsNormPush), {128});
 }
 
 BoundSet RmsNormKernel::bind(DescriptorArena& sets, const BufferRef& x, const BufferRef& w, const BufferRef& y) const {

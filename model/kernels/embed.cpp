@@ -27,13 +27,9 @@ EmbedConvKernel::EmbedConvKernel(KernelEnv& env, WeightType type) : type_(type) 
     // the device allows; the shader splits each pooled value over WG / td threads).
     uint32_t wg = 128;
     while (wg < 512 && wg * 2 <= env.ctx.limits().max_workgroup_invocations) wg *= 2;
-    PipelineDesc d;
-    d.shader = std::string("embed_conv_") + weight_type_suffix(type);
-    d.binding_counts = {1, (uint32_t)kWeightParts, 1, 1, 1}; // tokens, E[WPARTS], conv_w, g, out
-    d.writes_mask = 0b10000;
-    d.push_size = sizeof(EmbedConvPush);
-    d.spec = {wg};
-    p_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    // bindings: tokens, E[WPARTS], conv_w, g, out
+    p_ = make_pipeline(env, std::string("embed_conv_") + weight_type_suffix(type), {1, (uint32_t)kWeightParts, 1, 1, 1},
+                       0b10000, sizeof(EmbedConvPush), {wg});
 }
 
 BoundSet EmbedConvKernel::bind(DescriptorArena& sets, const BufferRef& tokens, const WeightTensor& E,
@@ -71,13 +67,9 @@ EmbedConvPush EmbedConvKernel::push_for(uint32_t n_tokens, uint32_t tok_offset, 
 }
 
 EmbedGatherKernel::EmbedGatherKernel(KernelEnv& env, WeightType type) : type_(type) {
-    PipelineDesc d;
-    d.shader = std::string("embed_gather_") + weight_type_suffix(type);
-    d.binding_counts = {1, (uint32_t)kWeightParts, 1}; // tokens, E[WPARTS], out
-    d.writes_mask = 0b100;
-    d.push_size = sizeof(EmbedGatherPush);
-    d.spec = {kWG};
-    p_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    // bindings: tokens, E[WPARTS], out
+    p_ = make_pipeline(env, std::string("embed_gather_") + weight_type_suffix(type), {1, (uint32_t)kWeightParts, 1},
+                       0b100, sizeof(EmbedGatherPush), {kWG});
 }
 
 BoundSet EmbedGatherKernel::bind(DescriptorArena& sets, const BufferRef& tokens, const WeightTensor& E,

@@ -66,6 +66,27 @@ void dispatch_push(Recorder& rec, const Pipeline& p, const BoundSet& set, const 
     rec.dispatch(p, set, &push, sizeof(T), gx, gy, gz, label);
 }
 
+// One pipeline of a family, declared as data: variant name, descriptors per binding, mask of written
+// bindings, push-constant size, specialization constants (ids 0..n-1).
+inline std::unique_ptr<Pipeline> make_pipeline(KernelEnv& env, std::string shader, std::vector<uint32_t> counts,
+                                               uint32_t writes_mask, uint32_t push_size,
+                                               std::vector<uint32_t> spec = {}) {
+    PipelineDesc d;
+    d.shader = std::move(shader);
+    d.binding_counts = std::move(counts);
+    d.writes_mask = writes_mask;
+    d.push_size = push_size;
+    d.spec = std::move(spec);
+    return std::make_unique<Pipeline>(env.ctx, env.cache, d);
+}
+
+// Checks a workgroup size given as a specialization constant: a power of two within max and the device.
+inline void check_workgroup_size(KernelEnv& env, const std::string& shader, uint32_t wg, uint32_t max) {
+    if (wg == 0 || (wg & (wg - 1)) != 0 || wg > max || wg > env.ctx.limits().max_workgroup_invocations)
+        fail(Status::invalid_argument, shader + ": workgroup size must be a power of two <= " + std::to_string(max) +
+                                           " that the device supports");
+}
+
 inline uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
 } // namespace vkc

@@ -70,4 +70,13 @@ MatmulPush MatmulKernel::push_for(uint32_t M, const WeightTensor& w, uint32_t fl
     return p;
 }
 
+MatmulPush MatmulKernel::push_for(uint32_t M, const WeightTensor& w, uint32_t flags, float eps, uint32_t x_stride,
+                                  uint32_t y_stride, uint32_t x_row0) {
+    MatmulPush p = push_for(M, w, flags, eps);
+    p.x_stride = x_stride;
+    p.y_stride = y_stride;
+    p.x_row0 = x_row0;
+    return p;
+}
+
 } // namespace vkc

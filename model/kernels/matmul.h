@@ -43,6 +43,9 @@ public:
                 MatmulPath path = MatmulPath::automatic) const;
     // Push for x [M, K] -> y [M, N] with packed rows (strides K and N, row offsets 0) and w's split.
     static MatmulPush push_for(uint32_t M, const WeightTensor& w, uint32_t flags = 0, float eps = 1e-6f);
+    // Same with explicit row strides (floats) and the first x row read (the head reads only row T-1).
+    static MatmulPush push_for(uint32_t M, const WeightTensor& w, uint32_t flags, float eps, uint32_t x_stride,
+                               uint32_t y_stride, uint32_t x_row0 = 0);
     WeightType type() const { return type_; }
 
 private:

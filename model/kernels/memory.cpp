@@ -9,16 +9,8 @@ namespace vkc {
 namespace {
 std::unique_ptr<Pipeline> make(KernelEnv& env, const char* shader, std::vector<uint32_t> counts, uint32_t writes,
                                uint32_t push_size, uint32_t wg, uint32_t max_wg) {
-    if (wg == 0 || (wg & (wg - 1)) != 0 || wg > max_wg || wg > env.ctx.limits().max_workgroup_invocations)
-        fail(Status::invalid_argument, std::string(shader) + ": workgroup size must be a power of two <= " +
-                                           std::to_string(max_wg) + " that the device supports");
-    PipelineDesc d;
-    d.shader = shader;
-    d.binding_counts = std::move(counts);
-    d.writes_mask = writes;
-    d.push_size = push_size;
-    d.spec = {wg};
-    return std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    check_workgroup_size(env, shader, wg, max_wg);
+    return make_pipeline(env, shader, std::move(counts), writes, push_size, {wg});
 }
 
 void check_shape(const char* what, uint32_t chunk, uint32_t head_dim, uint32_t top_k) {

@@ -11,15 +11,8 @@ constexpr uint32_t kWg = 128; // workgroup size of every mixer kernel (spec cons
 
 std::unique_ptr<Pipeline> make(KernelEnv& env, const char* shader, std::vector<uint32_t> counts, uint32_t writes,
                                uint32_t push_size, uint32_t wg = kWg) {
-    if (wg == 0 || (wg & (wg - 1)) != 0 || wg > env.ctx.limits().max_workgroup_invocations)
-        fail(Status::invalid_argument, std::string(shader) + ": workgroup size must be a power of two the device supports");
-    PipelineDesc d;
-    d.shader = shader;
-    d.binding_counts = std::move(counts);
-    d.writes_mask = writes;
-    d.push_size = push_size;
-    d.spec = {wg};
-    return std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    check_workgroup_size(env, shader, wg, UINT32_MAX);
+    return make_pipeline(env, shader, std::move(counts), writes, push_size, {wg});
 }
 } // namespace
 
