@@ -206,3 +206,20 @@ TEST_F(Runtime, ValidationLayerIsLive) {
     allowed_in_test_ = seen;
     allow_validation_messages(seen);
 }
+
+TEST(RuntimeDevice, EnvironmentSelectsTheDevice) {
+    uint64_t before = validation_message_count();
+    ::setenv("VKCONVGPT_DEVICE", "99", 1);
+    EXPECT_THROW(Context::create(), Error);
+    ::setenv("VKCONVGPT_DEVICE", "zero", 1);
+    try {
+        Context::create();
+        ADD_FAILURE() << "a non-numeric VKCONVGPT_DEVICE was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("VKCONVGPT_DEVICE"), std::string::npos) << e.what();
+    }
+    ::setenv("VKCONVGPT_DEVICE", "0", 1);
+    EXPECT_EQ(Context::create()->device_index(), 0);
+    ::unsetenv("VKCONVGPT_DEVICE");
+    EXPECT_EQ(validation_message_count(), before);
+}
