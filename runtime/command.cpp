@@ -62,6 +62,7 @@ void CommandBuffer::submit() {
 
 void CommandBuffer::wait(uint64_t timeout_ns) {
     if (!pending_) return;
+    if (timeout_ns == 0) timeout_ns = ctx_.submit_timeout_ns();
     VkResult r = vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, timeout_ns);
     if (r == VK_TIMEOUT)
         fail(Status::vulkan_error, "GPU work did not finish within " + std::to_string(timeout_ns / 1000000000ull) +

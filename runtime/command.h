@@ -23,7 +23,7 @@ public:
     VkCommandBuffer begin(bool one_time); // resets and begins; counts a recording
     void end();
     void submit();                        // asynchronous; wait() before reusing
-    void wait(uint64_t timeout_ns = 300ull * 1000000000ull);
+    void wait(uint64_t timeout_ns = 0); // 0: the context's submit_timeout_ns()
     void submit_and_wait() { submit(); wait(); }
     bool recorded() const { return recorded_; }
     uint64_t record_count() const { return record_count_; }

@@ -328,6 +328,14 @@ std::unique_ptr<Context> Context::create(const ContextOptions& opts) {
     }
 
     if (opts.force_staging || env_flag("VKCONVGPT_FORCE_STAGING")) c->unified_ = false;
+    uint64_t timeout_s = c->props_.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 3600 : 300;
+    if (const char* e = std::getenv("VKCONVGPT_TIMEOUT_S")) {
+        char* end = nullptr;
+        unsigned long long v = std::strtoull(e, &end, 10);
+        if (!*e || *end || v == 0) fail(Status::invalid_argument, std::string("VKCONVGPT_TIMEOUT_S='") + e + "' is not a positive number of seconds");
+        timeout_s = v;
+    }
+    c->timeout_ns_ = timeout_s * 1000000000ull;
 
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};

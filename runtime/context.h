@@ -86,6 +86,9 @@ public:
     int device_index() const { return index_; }
     bool unified_memory() const { return unified_; } // a DEVICE_LOCAL|HOST_VISIBLE type exists
     bool validation_enabled() const { return validation_; }
+    // How long a submission may run before it counts as hung: $VKCONVGPT_TIMEOUT_S, else 300 s on GPUs and
+    // 3600 s on CPU drivers (a long prefill on lavapipe is slow, not hung).
+    uint64_t submit_timeout_ns() const { return timeout_ns_; }
     // Heap budget (bytes) of device-local memory: VK_EXT_memory_budget where present, else heap size.
     uint64_t device_memory_budget() const;
     // Human-readable summary for `vkconvgpt-run info`.
@@ -107,6 +110,7 @@ private:
     int index_ = -1;
     bool unified_ = false;
     bool validation_ = false;
+    uint64_t timeout_ns_ = 0;
 };
 
 // Validation-layer messages (warnings and errors) seen by any Context since process start.

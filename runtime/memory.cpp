@@ -211,7 +211,9 @@ void Uploader::flush() {
     si.pCommandBuffers = &cmd_;
     vk_check(vkResetFences(ctx_.device(), 1, &fence_), "vkResetFences");
     vk_check(vkQueueSubmit(ctx_.queue(), 1, &si, fence_), "vkQueueSubmit (upload)");
-    vk_check(vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, UINT64_MAX), "vkWaitForFences (upload)");
+    VkResult r = vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, ctx_.submit_timeout_ns());
+    if (r == VK_TIMEOUT) fail(Status::vulkan_error, "weight upload did not finish in time (hung device)");
+    vk_check(r, "vkWaitForFences (upload)");
     vk_check(vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
     used_ = 0;
 }
@@ -255,8 +257,14 @@ void download(Context& ctx, const BufferRef& src, void* dst, VkDeviceSize bytes)
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd;
-    vk_check(vkQueueSubmit(ctx.queue(), 1, &si, VK_NULL_HANDLE), "vkQueueSubmit (download)");
-    vk_check(vkQueueWaitIdle(ctx.queue()), "vkQueueWaitIdle (download)");
+    VkFence fence;
+    VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    vk_check(vkCreateFence(ctx.device(), &fi, nullptr, &fence), "vkCreateFence");
+    struct FenceGuard { VkDevice d; VkFence f; ~FenceGuard() { vkDestroyFence(d, f, nullptr); } } fguard{ctx.device(), fence};
+    vk_check(vkQueueSubmit(ctx.queue(), 1, &si, fence), "vkQueueSubmit (download)");
+    VkResult r = vkWaitForFences(ctx.device(), 1, &fence, VK_TRUE, ctx.submit_timeout_ns());
+    if (r == VK_TIMEOUT) fail(Status::vulkan_error, "read-back did not finish in time (hung device)");
+    vk_check(r, "vkWaitForFences (download)");
     std::memcpy(dst, t.mapped, bytes);
 }
 
