@@ -146,9 +146,9 @@ void Sequence::prefill(const int32_t* ids, int n, Logits mode, float* logits) {
         prefill_cb_->end();
         prefill_cb_->submit_and_wait();
         pos_dirty_ = false;
-        if (mode == Logits::all)
+        if (logits && mode == Logits::all)
             std::memcpy(logits + size_t(done) * V, logits_.mapped, size_t(in_submit) * V * 4);
-        else if (logits)
+        else if (logits && mode == Logits::last)
             std::memcpy(logits, logits_.mapped, size_t(V) * 4);
         pos_ += in_submit;
         done += in_submit;
@@ -172,6 +172,154 @@ void Sequence::decode(int32_t id, float* logits) {
     pos_dirty_ = false;
     if (logits) std::memcpy(logits, logits_.mapped, size_t(model_.vocab_size()) * 4);
     pos_ += 1;
+}
+
+// ---- state save/restore ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr char kStateMagic[8] = {'V', 'K', 'C', 'S', 'T', 'A', 'T', 'E'};
+constexpr uint32_t kStateVersion = 1;
+
+// Host byte order (states move between runs on one kind of machine, not across endianness).
+struct StateHeader {
+    char magic[8];
+    uint32_t version;
+    uint32_t n_slots;
+    uint64_t fingerprint;
+    uint32_t ctx_len;
+    uint32_t pos;
+    uint64_t payload_bytes;
+    // followed by n_slots uint64 slot sizes, then the slots' bytes in order
+};
+static_assert(sizeof(StateHeader) == 40, "StateHeader layout");
+
+// Every slot of an arena in reservation order.
+std::vector<BufferRef> arena_slots(const Arena& a) {
+    std::vector<BufferRef> v;
+    for (int i = 0; i < a.slots(); ++i) v.push_back(a.ref(i));
+    return v;
+}
+
+struct Fnv {
+    uint64_t h = 1469598103934665603ull;
+    void bytes(const void* p, size_t n) {
+        for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t*>(p)[i]) * 1099511628211ull;
+    }
+    void i(int64_t v) { bytes(&v, sizeof v); }
+    void f(float v) { bytes(&v, sizeof v); }
+    void b(const std::vector<bool>& v) {
+        i((int64_t)v.size());
+        for (bool x : v) i(x);
+    }
+};
+
+} // namespace
+
+uint64_t Model::fingerprint() const {
+    Fnv h;
+    const ModelConfig& c = config_;
+    h.i((int)c.arch);
+    h.i((int)opts_.weight_type);
+    if (c.arch == Arch::v1) {
+        const V1Config& v = c.v1;
+        for (int x : {v.vocab_size, v.hidden_size, v.e, v.f, v.td, v.conv_k, v.n_layers, v.n_heads, v.n_kv_heads,
+                      v.head_dim, v.intermediate_size, v.sliding_window, (int)v.tie_word_embeddings,
+                      v.max_position_embeddings})
+            h.i(x);
+        h.f(v.rms_norm_eps);
+        h.f(v.rope_theta);
+        h.b(v.layer_sliding);
+    } else {
+        const V2Config& v = c.v2;
+        for (int x : {v.vocab_size, v.hidden_size, v.n_layers, v.intermediate_size, v.conv1d_kernel, v.conv2d_kernel,
+                      v.grid_size, v.memory_every, v.memory_chunk_size, v.memory_top_k, v.memory_heads,
+                      v.memory_head_dim, (int)v.tie_word_embeddings})
+            h.i(x);
+        h.f(v.rms_norm_eps);
+        h.f(v.rope_theta);
+        h.b(v.memory_rope);
+    }
+    return h.h;
+}
+
+size_t Sequence::state_size() const {
+    size_t n = sizeof(StateHeader);
+    for (const BufferRef& r : arena_slots(*state_)) n += 8 + r.size;
+    return n;
+}
+
+void Sequence::save_state(std::vector<uint8_t>& out) {
+    const std::vector<BufferRef> slots = arena_slots(*state_);
+    StateHeader h{};
+    std::memcpy(h.magic, kStateMagic, 8);
+    h.version = kStateVersion;
+    h.n_slots = (uint32_t)slots.size();
+    h.fingerprint = model_.fingerprint();
+    h.ctx_len = (uint32_t)ctx_len_;
+    h.pos = (uint32_t)pos_;
+    for (const BufferRef& r : slots) h.payload_bytes += r.size;
+    const size_t start = out.size();
+    out.resize(start + sizeof h + 8 * slots.size() + h.payload_bytes);
+    uint8_t* p = out.data() + start;
+    std::memcpy(p, &h, sizeof h);
+    p += sizeof h;
+    for (const BufferRef& r : slots) {
+        uint64_t sz = r.size;
+        std::memcpy(p, &sz, 8);
+        p += 8;
+    }
+    // The download shares the queue with every sequence of the model.
+    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+    for (const BufferRef& r : slots) {
+        download(model_.context(), r, p, r.size);
+        p += r.size;
+    }
+}
+
+size_t Sequence::load_state(const uint8_t* data, size_t size) {
+    auto bad = [](const std::string& m) { fail(Status::invalid_argument, "session state: " + m); };
+    StateHeader h;
+    if (!data || size < sizeof h) bad("buffer of " + std::to_string(size) + " bytes is too small for a header");
+    std::memcpy(&h, data, sizeof h);
+    if (std::memcmp(h.magic, kStateMagic, 8) != 0) bad("not a vkconvgpt sequence state (bad magic)");
+    if (h.version != kStateVersion)
+        bad("format version " + std::to_string(h.version) + " is not supported (expected " +
+            std::to_string(kStateVersion) + ")");
+    if (h.fingerprint != model_.fingerprint())
+        bad("it was saved from a different model (configuration or weight precision differ)");
+    if ((int)h.ctx_len != ctx_len_)
+        bad("it was saved from a session with a context of " + std::to_string(h.ctx_len) +
+            " tokens; this session has " + std::to_string(ctx_len_));
+    if ((int64_t)h.pos > ctx_len_) bad("position " + std::to_string(h.pos) + " exceeds the context");
+    const std::vector<BufferRef> slots = arena_slots(*state_);
+    if (h.n_slots != slots.size())
+        bad("layout differs (" + std::to_string(h.n_slots) + " buffers, this session has " +
+            std::to_string(slots.size()) + ")");
+    const size_t need = sizeof h + 8 * slots.size() + h.payload_bytes;
+    if (size < sizeof h + 8 * slots.size() || size < need)
+        bad("buffer of " + std::to_string(size) + " bytes is truncated (needs " + std::to_string(need) + ")");
+    const uint8_t* p = data + sizeof h;
+    uint64_t total = 0;
+    for (size_t i = 0; i < slots.size(); ++i, p += 8) {
+        uint64_t sz;
+        std::memcpy(&sz, p, 8);
+        if (sz != slots[i].size)
+            bad("layout differs (buffer " + std::to_string(i) + ": " + std::to_string(sz) + " bytes, this session has " +
+                std::to_string(slots[i].size) + "; saved with other model options such as max_batch?)");
+        total += sz;
+    }
+    if (total != h.payload_bytes) bad("corrupt header (payload size)");
+    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+    Uploader up(model_.context());
+    for (const BufferRef& r : slots) {
+        up.upload(r, p, r.size);
+        p += r.size;
+    }
+    up.finish();
+    pos_ = (int)h.pos;
+    pos_dirty_ = true; // the uploaded SeqInfo is rewritten from pos_ before the next step
+    return need;
 }
 
 } // namespace vkc

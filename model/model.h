@@ -50,6 +50,9 @@ public:
     // Rows whose logits one submission can produce: [rows, vocab] f32 (and the head's activations) fit
     // one binding; <= max_batch.
     virtual int logits_rows_capacity() const;
+    // Hash of the configuration and weight precision: a saved sequence state is accepted only by a
+    // model with the same fingerprint (weights themselves are not hashed).
+    uint64_t fingerprint() const;
 
 protected:
     Model(std::unique_ptr<Context> ctx, ModelConfig cfg, const ModelOptions& opts);
@@ -84,6 +87,15 @@ public:
     uint64_t decode_records() const { return decode_cb_->record_count(); }
     uint64_t state_bytes() const { return state_->bytes(); }
     uint32_t decode_dispatches() const { return decode_dispatches_; }
+
+    // Sequence state save/restore: a header (magic, version, model fingerprint, context, position, slot
+    // sizes) then every slot of the state arena, downloaded from the GPU. save_state appends
+    // state_size() bytes to out. load_state validates the header against this sequence (Error
+    // invalid_argument naming what differs: another model, another context, a truncated buffer), uploads
+    // the arena, sets the position and returns the bytes it consumed (trailing bytes are the caller's).
+    size_t state_size() const;
+    void save_state(std::vector<uint8_t>& out);
+    size_t load_state(const uint8_t* data, size_t size);
 
 protected:
     Sequence(Model& m, int ctx_len);

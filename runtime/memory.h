@@ -40,6 +40,7 @@ public:
     int reserve(VkDeviceSize size);
     void allocate();
     BufferRef ref(int slot) const;
+    int slots() const { return (int)slots_.size(); }
     VkDeviceSize bytes() const { return total_; }
     bool host_visible() const { return host_visible_; }
     const std::string& name() const { return name_; }

@@ -167,7 +167,7 @@ TEST_F(CApi, SeveralSessionsAndThreads) {
     std::vector<float> la(V), lb(V);
     ASSERT_EQ(vkc_session_eval(a, prompt.data(), (int32_t)prompt.size(), la.data()), VKC_OK);
     ASSERT_EQ(vkc_session_eval(b, prompt.data(), (int32_t)prompt.size(), lb.data()), VKC_OK);
-    for (size_t i = 0; i + 1 < want.size(); ++i) {
+    for (size_t i = 0; i < 12; ++i) {
         int32_t ga = int32_t(std::max_element(la.begin(), la.end()) - la.begin());
         int32_t gb = int32_t(std::max_element(lb.begin(), lb.end()) - lb.begin());
         ASSERT_EQ(ga, want[i]);
@@ -178,9 +178,10 @@ TEST_F(CApi, SeveralSessionsAndThreads) {
     vkc_session_free(a);
     vkc_session_free(b);
     // Sessions on different threads share the model (submissions serialized by its mutex).
-    std::vector<std::vector<int32_t>> got(3);
+    const size_t n_gen = 8;
+    std::vector<std::vector<int32_t>> got(2);
     std::vector<std::thread> ts;
-    for (int t = 0; t < 3; ++t)
+    for (int t = 0; t < 2; ++t)
         ts.emplace_back([&, t] {
             vkc_session* s = nullptr;
             vkc_sampler* g = nullptr;
@@ -188,7 +189,7 @@ TEST_F(CApi, SeveralSessionsAndThreads) {
             sp.temperature = 0;
             if (vkc_session_create(model_, nullptr, &s) != VKC_OK || vkc_sampler_create(&sp, &g) != VKC_OK) return;
             vkc_generate_params gp = vkc_generate_default_params();
-            gp.max_tokens = (int32_t)want.size();
+            gp.max_tokens = (int32_t)n_gen;
             Collected c;
             if (vkc_generate_ids(s, g, prompt.data(), (int32_t)prompt.size(), &gp, collect, &c, nullptr) == VKC_OK)
                 got[t] = c.ids;
@@ -196,7 +197,7 @@ TEST_F(CApi, SeveralSessionsAndThreads) {
             vkc_session_free(s);
         });
     for (auto& t : ts) t.join();
-    for (auto& g : got) EXPECT_EQ(g, want);
+    for (auto& g : got) EXPECT_EQ(g, std::vector<int32_t>(want.begin(), want.begin() + n_gen));
 }
 
 TEST_F(CApi, SessionOutlivesModelHandle) {
@@ -270,6 +271,41 @@ TEST_F(CApi, StateSaveRestoreGivesIdenticalLogits) {
     vkc_session_free(b);
     vkc_session_free(c);
     vkc_session_free(d);
+}
+
+TEST_F(CApi, StateSaveRestoreV2) {
+    // v2 state: mixer histories, chunk memory (keys, values, key sums) across a chunk boundary.
+    const std::string exp = fixture("v2-tiny") + "/expected.safetensors";
+    auto ids = read_ids(exp, "input_ids");
+    vkc_model* m = load(fixture("v2-tiny"));
+    ASSERT_NE(m, nullptr);
+    const int V = vkc_model_vocab_size(m), P = 40;
+    vkc_session* a = session(m, 128);
+    ASSERT_EQ(vkc_session_eval(a, ids.data(), P, nullptr), VKC_OK) << vkc_last_error();
+    size_t size = 0, written = 0;
+    ASSERT_EQ(vkc_session_state_size(a, &size), VKC_OK);
+    std::vector<uint8_t> blob(size);
+    ASSERT_EQ(vkc_session_state_save(a, blob.data(), size, &written), VKC_OK) << vkc_last_error();
+    vkc_session* b = session(m, 128);
+    ASSERT_EQ(vkc_session_state_load(b, blob.data(), written), VKC_OK) << vkc_last_error();
+    std::vector<float> la(V), lb(V);
+    for (int t = P; t < P + 3; ++t) {
+        ASSERT_EQ(vkc_session_eval(a, &ids[t], 1, la.data()), VKC_OK);
+        ASSERT_EQ(vkc_session_eval(b, &ids[t], 1, lb.data()), VKC_OK);
+        EXPECT_EQ(la, lb) << "step " << t;
+    }
+    // A v1 state is refused by this v2 session.
+    vkc_session* v1 = session(model_);
+    std::vector<uint8_t> v1_blob;
+    ASSERT_EQ(vkc_session_state_size(v1, &size), VKC_OK);
+    v1_blob.resize(size);
+    ASSERT_EQ(vkc_session_state_save(v1, v1_blob.data(), size, &written), VKC_OK);
+    EXPECT_EQ(vkc_session_state_load(b, v1_blob.data(), written), VKC_INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(vkc_last_error(), "different model")) << vkc_last_error();
+    vkc_session_free(v1);
+    vkc_session_free(a);
+    vkc_session_free(b);
+    vkc_model_free(m);
 }
 
 TEST_F(CApi, StateFromAnotherModelIsRejected) {

@@ -3,6 +3,7 @@
 // spanning token pieces.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -182,6 +183,7 @@ TEST_F(CApiText, StopStringsAcrossPieces) {
     const std::string stop = a.substr(last) + b.substr(0, utf8_char_len((unsigned char)b[0]));
     const std::string want = full.text.substr(0, full.text.find(stop));
 
+    std::printf("[ info ] generated '%s'; stop string '%s'\n", full.text.c_str(), stop.c_str());
     Pieces cut = generate({"\x01never", stop}, 24, &r);
     EXPECT_EQ(r.stop_reason, VKC_STOP_STRING);
     EXPECT_EQ(cut.text, want) << "stop '" << stop << "'";

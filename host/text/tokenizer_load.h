@@ -1,0 +1,17 @@
+// Concrete tokenizer loaders behind Tokenizer::load (internal to host/text).
+#pragma once
+#include <memory>
+#include <string>
+
+#include <vector>
+
+#include "host/text/text_internal.h"
+#include "host/text/tokenizer.h"
+
+namespace vkc {
+
+std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& tokenizer_json);
+// extra: tokenizer_config.json's added_tokens_decoder (matched in text like HF added tokens).
+std::unique_ptr<Tokenizer> load_sp_tokenizer(const std::string& model_file, const std::vector<text::AddedToken>& extra);
+
+} // namespace vkc
