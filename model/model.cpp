@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace vkc {
 
@@ -31,6 +32,7 @@ Model::Model(std::unique_ptr<Context> ctx, ModelConfig cfg, const ModelOptions& 
     weights_ = std::make_unique<Arena>(*ctx_, MemoryKind::device, "weights");
     acts_ = std::make_unique<Arena>(*ctx_, MemoryKind::device, "activations");
     advance_ = std::make_unique<AdvanceKernel>(*env_);
+    topk_ = std::make_unique<TopKKernel>(*env_);
 }
 
 Model::~Model() {
@@ -72,6 +74,19 @@ Sequence::~Sequence() {
 
 void Sequence::finish_setup() {
     advance_set_ = model_.advance_->bind(*sets_, seq_);
+    {
+        Context& c = model_.context();
+        const uint32_t V = (uint32_t)model_.vocab_size();
+        topk_io_ = std::make_unique<Arena>(c, MemoryKind::host, "sequence top-k");
+        topk_scratch_arena_ = std::make_unique<Arena>(c, MemoryKind::device, "sequence top-k scratch");
+        int so = topk_io_->reserve(kGpuTopK * sizeof(TopKPair));
+        int ss = topk_scratch_arena_->reserve(model_.topk_->scratch_bytes(1, V, kGpuTopK));
+        topk_io_->allocate();
+        topk_scratch_arena_->allocate();
+        topk_out_ = topk_io_->ref(so);
+        topk_scratch_ = topk_scratch_arena_->ref(ss);
+        topk_set_ = model_.topk_->bind(*sets_, logits_, topk_scratch_, topk_out_);
+    }
     // The decode step is recorded exactly once, here; decode() only writes the token id and submits.
     Recorder rec(decode_cb_->begin(false));
     record_step(rec, 1, 0, Logits::last);
@@ -94,6 +109,12 @@ void Sequence::check_ids(const int32_t* ids, int n) const {
 void Sequence::record_pos(Recorder& rec) {
     SeqInfo s{(uint32_t)pos_, 0, 0, 0};
     rec.update(seq_, &s, sizeof s);
+}
+
+void Sequence::submit(CommandBuffer& cb) {
+    // If the submission fails the GPU position is unknown: the next call rewrites it.
+    pos_dirty_ = true;
+    cb.submit_and_wait();
     pos_dirty_ = false;
 }
 
@@ -112,13 +133,17 @@ std::vector<std::pair<std::string, double>> Sequence::profile_decode(int32_t id)
     record_pos(rec);
     record_step(rec, 1, 0, Logits::last);
     cb.end();
-    cb.submit_and_wait();
+    submit(cb);
     pos_ += 1;
     return ts.read(rec.labels(), rec.stamps());
 }
 
 void Sequence::record_step(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) {
     record_forward(rec, n, tok_offset, mode);
+    // GPU top-K of the last row's logits (row 0 of logits_), so the host may read kGpuTopK candidates.
+    if (mode == Logits::last && topk_set_.pipeline)
+        model_.topk_->record(rec, topk_set_, 1, (uint32_t)model_.vocab_size(), (uint32_t)model_.vocab_size(),
+                             kGpuTopK);
     model_.advance_->record(rec, advance_set_, n);
 }
 
@@ -135,7 +160,6 @@ void Sequence::prefill(const int32_t* ids, int n, Logits mode, float* logits) {
         std::memcpy(tokens_.mapped, ids + done, size_t(in_submit) * 4);
         Recorder rec(prefill_cb_->begin(true));
         record_pos(rec);
-        pos_dirty_ = true; // until this submission completes
         for (int off = 0; off < in_submit; off += chunk) {
             int m = std::min(chunk, in_submit - off);
             bool last_chunk = off + m == in_submit;
@@ -144,8 +168,7 @@ void Sequence::prefill(const int32_t* ids, int n, Logits mode, float* logits) {
         }
         rec.host_read_barrier();
         prefill_cb_->end();
-        prefill_cb_->submit_and_wait();
-        pos_dirty_ = false;
+        submit(*prefill_cb_);
         if (logits && mode == Logits::all)
             std::memcpy(logits + size_t(done) * V, logits_.mapped, size_t(in_submit) * V * 4);
         else if (logits && mode == Logits::last)
@@ -155,23 +178,47 @@ void Sequence::prefill(const int32_t* ids, int n, Logits mode, float* logits) {
     }
 }
 
-void Sequence::decode(int32_t id, float* logits) {
-    check_ids(&id, 1);
-    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+void Sequence::submit_decode(int32_t id) {
     if (pos_dirty_) { // rare: after reset() or a failed submission
         Recorder rec(prefill_cb_->begin(true));
         record_pos(rec);
-        pos_dirty_ = true;
         prefill_cb_->end();
-        prefill_cb_->submit_and_wait();
-        pos_dirty_ = false;
+        submit(*prefill_cb_);
     }
     std::memcpy(tokens_.mapped, &id, 4);
-    pos_dirty_ = true; // until the step completes
-    decode_cb_->submit_and_wait();
-    pos_dirty_ = false;
+    submit(*decode_cb_);
+}
+
+void Sequence::decode(int32_t id, float* logits) {
+    check_ids(&id, 1);
+    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+    submit_decode(id);
     if (logits) std::memcpy(logits, logits_.mapped, size_t(model_.vocab_size()) * 4);
     pos_ += 1;
+}
+
+void Sequence::read_topk(int32_t* ids, float* values) const {
+    TopKPair p[kGpuTopK];
+    std::memcpy(p, topk_out_.mapped, sizeof p);
+    for (int i = 0; i < kGpuTopK; ++i) {
+        const bool valid = p[i].id != kTopKInvalid;
+        if (ids) ids[i] = valid ? (int32_t)p[i].id : -1;
+        if (values) values[i] = valid ? p[i].value : -std::numeric_limits<float>::infinity();
+    }
+}
+
+void Sequence::decode_topk(int32_t id, int32_t* ids, float* values) {
+    check_ids(&id, 1);
+    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+    submit_decode(id);
+    read_topk(ids, values);
+    pos_ += 1;
+}
+
+void Sequence::prefill_topk(const int32_t* ids, int n, int32_t* top_ids, float* top_values) {
+    prefill(ids, n, Logits::last, nullptr); // its last chunk runs the top-K on the last row
+    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+    read_topk(top_ids, top_values);
 }
 
 // ---- state save/restore ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include "model/config.h"
 #include "model/kernels/basic.h"
 #include "model/kernels/kernel.h"
+#include "model/kernels/topk.h"
 #include "model/weights.h"
 #include "runtime/command.h"
 #include "runtime/context.h"
@@ -65,11 +66,17 @@ protected:
     std::unique_ptr<Arena> weights_;
     std::unique_ptr<Arena> acts_;
     std::unique_ptr<AdvanceKernel> advance_;
+    std::unique_ptr<TopKKernel> topk_; // GPU top-K of the last logits row (decode / prefill Logits::last)
     std::mutex submit_mutex_;
     friend class Sequence;
 };
 
 enum class Logits { none, last, all };
+
+// Candidates the GPU keeps for the last logits row of every step run with Logits::last (decode steps
+// included): the top kGpuTopK (id, value) pairs, sorted by value descending, ties -> lower id.
+constexpr int kGpuTopK = 64;
+static_assert(kGpuTopK <= (int)kTopKMax, "topk kernel limit");
 
 class Sequence {
 public:
@@ -81,6 +88,12 @@ public:
     void prefill(const int32_t* ids, int n, Logits mode, float* logits);
     // One token through the decode command buffer recorded once at creation and replayed.
     void decode(int32_t id, float* logits);
+    // Same step as decode() (the same replayed command buffer) but reads back only the GPU top-K of
+    // the logits: ids/values [kGpuTopK] each, sorted descending, ties -> lower id. Slots beyond the
+    // vocabulary (vocab < kGpuTopK) get id -1 and value -inf. No [vocab] copy.
+    void decode_topk(int32_t id, int32_t* ids, float* values);
+    // prefill(ids, n, Logits::last, nullptr) then the top-K candidates of the last row, as decode_topk.
+    void prefill_topk(const int32_t* ids, int n, int32_t* top_ids, float* top_values);
     // One decode step recorded with a GPU timestamp after every dispatch: (kernel label, ns) each.
     std::vector<std::pair<std::string, double>> profile_decode(int32_t id);
     void reset(); // back to position 0 (state is overwritten as positions are refilled)
@@ -109,7 +122,10 @@ protected:
     // seq.pos lives in device memory and is advanced by the GPU; the host sets it only when its own
     // count and the GPU's may differ (after reset or an error), by a vkCmdUpdateBuffer.
     void record_pos(Recorder& rec);
+    void submit(CommandBuffer& cb); // submit and wait, keeping pos_dirty_ right if it fails
     void record_step(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode);
+    void submit_decode(int32_t id);                  // the replayed decode step (lock held by the caller)
+    void read_topk(int32_t* ids, float* values) const; // from topk_out_ after a Logits::last step
 
     Model& model_;
     int ctx_len_;
@@ -122,6 +138,12 @@ protected:
     std::unique_ptr<DescriptorArena> sets_;
     std::unique_ptr<CommandBuffer> prefill_cb_, decode_cb_;
     uint32_t decode_dispatches_ = 0;
+    // GPU top-K of logits row 0, created in finish_setup() (io_ and state_ are allocated by then, and
+    // the state arena's layout is the saved-state format): out [kGpuTopK] pairs host-visible, scratch
+    // device-local.
+    std::unique_ptr<Arena> topk_io_, topk_scratch_arena_;
+    BufferRef topk_out_, topk_scratch_;
+    BoundSet topk_set_;
 };
 
 } // namespace vkc
