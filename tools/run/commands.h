@@ -15,6 +15,10 @@ Runner add_info(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_init_model(CLI::App& app);
 Runner add_bench(CLI::App& app);
+Runner add_perplexity(CLI::App& app);
+Runner add_tokenize(CLI::App& app);
+Runner add_generate(CLI::App& app);
+Runner add_chat(CLI::App& app);
 
 // "5,17,3" -> ids; throws vkc::Error(invalid_argument) naming the bad element.
 std::vector<int32_t> parse_ids(const std::string& text);

@@ -19,6 +19,10 @@ int main(int argc, char** argv) {
     add(vkc::tool::add_eval);
     add(vkc::tool::add_init_model);
     add(vkc::tool::add_bench);
+    add(vkc::tool::add_perplexity);
+    add(vkc::tool::add_tokenize);
+    add(vkc::tool::add_generate);
+    add(vkc::tool::add_chat);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
