@@ -32,7 +32,7 @@ Model::Model(std::unique_ptr<Context> ctx, ModelConfig cfg, const ModelOptions& 
     weights_ = std::make_unique<Arena>(*ctx_, MemoryKind::device, "weights");
     acts_ = std::make_unique<Arena>(*ctx_, MemoryKind::device, "activations");
     advance_ = std::make_unique<AdvanceKernel>(*env_);
-    topk_ = std::make_unique<TopKKernel>(*env_);
+    if (opts.gpu_topk) topk_ = std::make_unique<TopKKernel>(*env_);
 }
 
 Model::~Model() {
@@ -74,7 +74,7 @@ Sequence::~Sequence() {
 
 void Sequence::finish_setup() {
     advance_set_ = model_.advance_->bind(*sets_, seq_);
-    {
+    if (model_.topk_) {
         Context& c = model_.context();
         const uint32_t V = (uint32_t)model_.vocab_size();
         topk_io_ = std::make_unique<Arena>(c, MemoryKind::host, "sequence top-k");
@@ -207,7 +207,13 @@ void Sequence::read_topk(int32_t* ids, float* values) const {
     }
 }
 
+void Sequence::require_topk() const {
+    if (!topk_set_.pipeline)
+        fail(Status::invalid_argument, "GPU top-K is off for this model: load it with ModelOptions::gpu_topk");
+}
+
 void Sequence::decode_topk(int32_t id, int32_t* ids, float* values) {
+    require_topk();
     check_ids(&id, 1);
     std::lock_guard<std::mutex> lock(model_.submit_mutex());
     submit_decode(id);
@@ -216,6 +222,7 @@ void Sequence::decode_topk(int32_t id, int32_t* ids, float* values) {
 }
 
 void Sequence::prefill_topk(const int32_t* ids, int n, int32_t* top_ids, float* top_values) {
+    require_topk();
     prefill(ids, n, Logits::last, nullptr); // its last chunk runs the top-K on the last row
     std::lock_guard<std::mutex> lock(model_.submit_mutex());
     read_topk(top_ids, top_values);

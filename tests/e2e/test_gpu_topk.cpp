@@ -52,6 +52,7 @@ protected:
         ModelOptions o;
         o.weight_type = WeightType::f32;
         o.validation = true;
+        o.gpu_topk = true;
         o.pipeline_cache_path = "";
         model_ = Model::load(dir, o);
     }
@@ -125,3 +126,22 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, GpuTopK, ::testing::Values("v1-tiny-tied", "v
                          });
 
 } // namespace
+
+// Off by default: asking for candidates is a clear error and changes nothing.
+class GpuTopKOff : public VkTest {};
+
+TEST_F(GpuTopKOff, DisabledByDefault) {
+    ModelOptions o;
+    o.validation = true;
+    o.pipeline_cache_path = "";
+    auto m = Model::load(vkc::test::fixtures_dir() + "/v1-tiny-tied/f32", o);
+    auto seq = m->new_sequence(16);
+    int32_t ids[kGpuTopK];
+    try {
+        seq->decode_topk(1, ids, nullptr);
+        FAIL() << "decode_topk without gpu_topk";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("gpu_topk"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(seq->pos(), 0);
+}
