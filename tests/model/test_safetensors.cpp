@@ -16,6 +16,7 @@
 
 #include "model/config.h"
 #include "model/safetensors.h"
+#include "tests/common/temp_dir.h"
 
 using namespace vkc;
 
@@ -23,29 +24,7 @@ namespace {
 
 const std::string k_fix = VKC_FIXTURES_DIR;
 
-// Fresh directory per call under gtest's temp dir; all of them (flat) are removed at exit.
-struct TempDirs {
-    std::vector<std::string> dirs;
-    ~TempDirs() {
-        for (const std::string& d : dirs) {
-            if (DIR* dp = ::opendir(d.c_str())) {
-                while (dirent* e = ::readdir(dp))
-                    if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) ::unlink((d + "/" + e->d_name).c_str());
-                ::closedir(dp);
-            }
-            ::rmdir(d.c_str());
-        }
-    }
-};
-std::string make_temp_dir(const std::string& tag) {
-    static TempDirs all;
-    std::string base = ::testing::TempDir();
-    if (!base.empty() && base.back() != '/') base += '/';
-    const std::string d = base + "vkc_st_" + std::to_string(::getpid()) + "_" + tag + "_" + std::to_string(all.dirs.size());
-    ::mkdir(d.c_str(), 0755);
-    all.dirs.push_back(d);
-    return d;
-}
+using vkc::test::make_temp_dir;
 
 void write_file(const std::string& path, const std::string& bytes) {
     std::ofstream out(path, std::ios::binary);
