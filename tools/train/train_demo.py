@@ -7,8 +7,9 @@ Run (Debian 12, as root, from the repository root; ~25 minutes on 2 cores):
         libopenblas0-openmp bible-kjv bible-kjv-text
     /usr/bin/python3 tools/train/train_demo.py            # both models (--only v1 | v2 for one)
 
-Reproduce the shipped weights exactly: add --steps-v1 N --steps-v2 M with train_steps from
-models/convgpt-v{1,2}-demo/eval.json (same torch build, 2 threads: float summation order matters).
+Repeat the shipped runs: add --steps-v1 N --steps-v2 M with train_steps from
+models/convgpt-v{1,2}-demo/eval.json (533 and 600): same data order and schedule (seeded); identical
+weights are expected with the same torch build and 2 threads (float summation order matters).
 /usr/bin/python3 is Debian's interpreter (it sees the python3-* packages). libopenblas0-openmp: Debian's
 torch calls the system BLAS, and the reference BLAS it pulls in otherwise makes training ~3x slower.
 
@@ -401,7 +402,7 @@ def main():
                     old = json.load(f)
                 info = {k: old[k] for k in ("params", "train_steps", "train_steps_planned", "batch", "seq_len",
                                             "train_tokens_seen", "train_seconds", "final_train_loss", "lr_peak",
-                                            "seed", "torch", "threads", "corpus") if k in old}
+                                            "warmup", "seed", "torch", "threads", "corpus", "train_corpus_tokens") if k in old}
                 evaluate(out_dir, sp, heldout, info)
                 continue
             model, cfg, info = train(key, train_ids, heldout_ids, args.budget_minutes, args.max_minutes,
