@@ -14,6 +14,7 @@
 
 #include "host/text/tokenizer.h"
 #include "model/model.h"
+#include "model/perplexity.h"
 #include "tests/common/test_env.h"
 
 using namespace vkc;
@@ -33,13 +34,6 @@ std::string read_text(const fs::path& p) {
     return ss.str();
 }
 
-double token_nll(const float* row, int V, int target) {
-    double mx = row[0];
-    for (int i = 1; i < V; ++i) mx = std::max(mx, double(row[i]));
-    double sum = 0;
-    for (int i = 0; i < V; ++i) sum += std::exp(double(row[i]) - mx);
-    return -(double(row[target]) - mx - std::log(sum));
-}
 
 class DemoModel : public VkTest, public ::testing::WithParamInterface<std::string> {};
 

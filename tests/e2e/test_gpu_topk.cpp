@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "tests/common/test_env.h"
+#include "tests/ref/ref_model.h"
 
 using namespace vkc;
 using namespace vkc::test;
@@ -21,13 +22,7 @@ namespace {
 std::vector<int32_t> read_ids(const SafetensorsFile& f, const std::string& name) {
     const TensorView& t = f.tensors().at(name);
     EXPECT_EQ(t.dtype, DType::i64);
-    std::vector<int32_t> v(t.numel());
-    for (int64_t i = 0; i < t.numel(); ++i) {
-        int64_t x;
-        std::memcpy(&x, t.data + i * 8, 8);
-        v[i] = (int32_t)x;
-    }
-    return v;
+    return ref::read_ids(t);
 }
 
 // Top kGpuTopK of logits [V] on the CPU: value descending, ties -> lower id.

@@ -17,7 +17,7 @@
 
 #include "model/config.h"
 #include "model/safetensors.h"
-#include "tests/common/temp_dir.h"
+#include "tests/common/test_util.h"
 
 using namespace vkc;
 
@@ -25,6 +25,7 @@ namespace {
 
 const std::string k_fix = VKC_FIXTURES_DIR;
 
+using vkc::test::expect_error;
 using vkc::test::make_temp_dir;
 
 std::string read_text(const std::string& path) {
@@ -34,16 +35,6 @@ std::string read_text(const std::string& path) {
     return ss.str();
 }
 
-void expect_error(const std::function<void()>& fn, Status st, std::initializer_list<std::string> parts) {
-    try {
-        fn();
-        ADD_FAILURE() << "no exception; expected " << status_name(st);
-    } catch (const Error& e) {
-        EXPECT_EQ(e.status(), st) << "status " << status_name(e.status()) << ": " << e.what();
-        for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-                                        << "'" << p << "' not in: " << e.what();
-    }
-}
 
 // A config as key -> raw JSON value, so tests can set or drop single keys.
 using Kv = std::map<std::string, std::string>;

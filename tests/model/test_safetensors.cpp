@@ -16,7 +16,7 @@
 
 #include "model/config.h"
 #include "model/safetensors.h"
-#include "tests/common/temp_dir.h"
+#include "tests/common/test_util.h"
 
 using namespace vkc;
 
@@ -24,6 +24,7 @@ namespace {
 
 const std::string k_fix = VKC_FIXTURES_DIR;
 
+using vkc::test::expect_error;
 using vkc::test::make_temp_dir;
 
 void write_file(const std::string& path, const std::string& bytes) {
@@ -39,17 +40,6 @@ std::string raw_st(const std::string& header, const std::string& data, uint64_t 
     return s + header + data;
 }
 
-// Runs fn, expects vkc::Error with the given status and every substring in what().
-void expect_error(const std::function<void()>& fn, Status st, std::initializer_list<std::string> parts) {
-    try {
-        fn();
-        ADD_FAILURE() << "no exception; expected " << status_name(st);
-    } catch (const Error& e) {
-        EXPECT_EQ(e.status(), st) << "status " << status_name(e.status()) << ": " << e.what();
-        for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-                                        << "'" << p << "' not in: " << e.what();
-    }
-}
 
 // Writes header/data to a fresh file and expects open() to fail.
 void expect_open_error(const std::string& header, const std::string& data, Status st,

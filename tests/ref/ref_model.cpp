@@ -42,6 +42,11 @@ std::vector<int64_t> read_i64(const TensorView& t) {
     return v;
 }
 
+std::vector<int32_t> read_ids(const TensorView& t) {
+    std::vector<int64_t> v = read_i64(t);
+    return std::vector<int32_t>(v.begin(), v.end());
+}
+
 namespace {
 
 DVec weight(const TensorStore& s, const std::string& name) { return read_f64(s.get(name)); }

@@ -34,5 +34,7 @@ std::vector<int> greedy_generate(const TensorStore& store, const ModelConfig& cf
 std::vector<float> read_f32(const TensorView& t);
 std::vector<double> read_f64(const TensorView& t);
 std::vector<int64_t> read_i64(const TensorView& t);
+// Token ids (I64 or I32 tensor) as int32.
+std::vector<int32_t> read_ids(const TensorView& t);
 
 } // namespace vkc::ref

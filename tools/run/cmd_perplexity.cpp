@@ -14,6 +14,7 @@
 
 #include "host/text/tokenizer.h"
 #include "model/model.h"
+#include "model/perplexity.h"
 #include "tools/run/commands.h"
 
 namespace vkc::tool {
@@ -28,14 +29,6 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
-// -log softmax(row)[target], in double
-double token_nll(const float* row, int V, int target) {
-    double mx = row[0];
-    for (int i = 1; i < V; ++i) mx = std::max(mx, double(row[i]));
-    double sum = 0;
-    for (int i = 0; i < V; ++i) sum += std::exp(double(row[i]) - mx);
-    return -(double(row[target]) - mx - std::log(sum));
-}
 
 } // namespace
 
