@@ -3,6 +3,7 @@
 # check the fixtures through prefill and decode, then time both presets. Prints one report and writes
 # it to $OUT/gpu_report.md when $OUT is set.
 #   bash bench/gpu.sh [BIN_DIR] [FIXTURES_DIR]
+# MODE=quick: no fixtures; f16 bench and decode profile of both presets only (for tuning iterations).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/tools}
@@ -24,6 +25,15 @@ export VKCONVGPT_CACHE_DIR=/tmp/vkc-cache
 {
 echo "# vkconvgpt GPU report ($(date -u +%F))"; echo
 echo '```'; "$run" info; echo '```'; echo
+if [ "${MODE:-full}" = quick ]; then
+  for preset in convgpt-v1-164m convgpt-v2-200m; do
+    "$run" init-model --preset $preset --out /tmp/$preset 2>/dev/null
+    echo "## $preset (quick)"; echo
+    "$run" bench --model /tmp/$preset -p 512 -n 128 -r 3; echo
+    "$run" bench --model /tmp/$preset -p 0 -n 0 --profile | head -n 30; echo
+  done
+  exit 0
+fi
 echo "## Fixtures (max|err|/max|logit|; prefill-only and prefill-8-then-decode)"; echo
 echo "| fixture | precision | prefill | decode |"; echo "| --- | --- | ---: | ---: |"
 for m in v1-tiny-tied/f32 v1-tiny-untied/f32 v1-tiny-swa/bf16 v2-tiny v2-tiny-g256; do
