@@ -55,11 +55,20 @@ echo
 for preset in convgpt-v1-164m convgpt-v2-200m; do
   "$run" init-model --preset $preset --out /tmp/$preset 2>/dev/null
   echo "## $preset"; echo
-  for p in f16 f32; do "$run" bench --model /tmp/$preset --precision $p -p 512 -n 128 -r 5; echo; done
+  for p in f16 f32 q8_0 q4_0; do "$run" bench --model /tmp/$preset --weights $p -p 512 -n 128 -r 5; echo; done
   "$run" bench --model /tmp/$preset -p 0 -n 0 --profile | head -n 30; echo
 done
 echo "## convgpt-v2-200m decode cost vs position (f16)"; echo
 "$run" bench --model /tmp/convgpt-v2-200m -p 0 -n 0 -r 4 --positions 256,1024,4096,16384 --max-batch 512
 echo; echo "## convgpt-v1-164m decode cost vs position (f16)"; echo
 "$run" bench --model /tmp/convgpt-v1-164m -p 0 -n 0 -r 4 --positions 256,1024,4000 --max-batch 512
+srv=$bin/vkconvgpt-server; [ -x "$srv" ] || srv=$bin/server/vkconvgpt-server
+if [ -x "$srv" ]; then
+  echo; echo "## Server: concurrent greedy streams (convgpt-v1-164m f16, demo tokenizer, 128 tokens each)"; echo
+  cp models/convgpt-v1-demo/tokenizer* /tmp/convgpt-v1-164m/
+  "$srv" --model /tmp/convgpt-v1-164m --parallel 8 --ctx 1024 --port 18080 >/tmp/server.log 2>&1 & spid=$!
+  for _ in $(seq 60); do grep -q listening /tmp/server.log && break; sleep 1; done
+  for c in 2 4 8; do "$(dirname "$srv")/vkconvgpt-loadgen" --port 18080 -c $c -n 128; done
+  kill $spid
+fi
 } 2>&1 | tee "$report"

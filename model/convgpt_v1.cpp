@@ -5,10 +5,16 @@
 //              down matmul (SwiGLU fused, += residual)                                6 x L
 //   head, tied: scale_up gate_up | scale_up down (SwiGLU) | logits (RMSNorm fused)    3  (untied: 1)
 //   advance seq.pos                                                                   1
+// decode_batch runs one step for B sequences in the same order: the matmuls take all B rows at once
+// (weights read once per step), the per-sequence kernels (embed, rope + cache write, attention,
+// advance) run once per sequence on row views of the shared activations, with no barriers between
+// sequences (their buffers are disjoint). Rows are padded to the storage-buffer offset alignment.
 #include "model/convgpt_v1.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <map>
 
 #include "model/kernels/attention.h"
 #include "model/kernels/embed.h"
@@ -21,10 +27,18 @@ namespace {
 
 constexpr float kNormEps = 1e-6f; // every RMSNorm except q_norm / k_norm (spec)
 
+class V1Sequence;
+
+// Row strides (floats) of the activations in a batched decode step: each padded so that a row starts
+// on the device's storage-buffer offset alignment (per-sequence kernels bind row views).
+struct BatchStrides { uint32_t x, qkv, q, gu, su, z; };
+
 class V1Model : public Model {
 public:
     V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx, const ModelOptions& opts);
     std::unique_ptr<Sequence> new_sequence(int ctx) override;
+    void decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) override;
+    void forget_sequence(Sequence* s) override;
     // Also bounded by one binding of the tied head's [rows, 8H] scale_up activations.
     int logits_rows_capacity() const override {
         int rows = Model::logits_rows_capacity();
@@ -43,11 +57,39 @@ public:
     BufferRef x, qkv, q, att, gu;
     BufferRef su, z; // tied head: [head_rows, 8H], [head_rows, H]
     int head_rows = 0;
+
+    // Batched decode: at most batch_cap rows; logits [batch_cap, V] host-visible; the matmul sets of
+    // every layer and the head (shared activations, batch logits); the command buffer recorded for the
+    // last batch (replayed while the same sequences come in the same order).
+    BatchStrides bs{};
+    int batch_cap = 0;
+    std::unique_ptr<Arena> batch_io;
+    BufferRef batch_logits;
+    std::unique_ptr<DescriptorArena> batch_sets;
+    struct MatmulSets { BoundSet qkv, o, gu, down; };
+    std::vector<MatmulSets> batch_layers;
+    BoundSet batch_head_gu, batch_head_down, batch_logits_set;
+    std::unique_ptr<CommandBuffer> batch_cb;
+    std::vector<Sequence*> batch_key;
+
+private:
+    void setup_batch();
+    void record_batch(Recorder& rec, V1Sequence* const* seqs, int n);
 };
 
 class V1Sequence : public Sequence {
 public:
     V1Sequence(V1Model& m, int ctx_len);
+
+    // Descriptor sets of this sequence's kernels reading / writing row r of a batched step.
+    struct RowSets {
+        BoundSet embed;
+        std::vector<BoundSet> rope, attn; // per layer
+    };
+    const RowSets& row_sets(int r);
+    uint32_t splits(int layer) const { return m_.c().layer_sliding[layer] ? splits_window_ : splits_full_; }
+    const BoundSet& advance_set() const { return advance_set_; }
+    const V1Model& owner() const { return m_; }
 
 protected:
     void record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) override;
@@ -55,6 +97,8 @@ protected:
 private:
     struct LayerSets { BoundSet qkv, rope, attn, o, gu, down; };
     V1Model& m_;
+    BufferRef scratch_;
+    std::map<int, RowSets> row_sets_;
     std::vector<BufferRef> kc_, vc_;
     uint32_t splits_full_ = 1, splits_window_ = 1; // split-K of decode attention (keys spread over workgroups)
     BoundSet embed_set_, head_gu_, head_down_, logits_set_;
@@ -64,7 +108,7 @@ private:
 V1Model::V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx, const ModelOptions& opts)
     : Model(std::move(ctx), cfg, opts) {
     const V1Config& C = c();
-    TensorStore store = TensorStore::open_dir(dir);
+    TensorStore store = open_weights(dir); // safetensors or model.gguf
     check_tensors(store, v1_tensor_specs(C));
     const WeightType wt = opts.weight_type;
 
@@ -118,6 +162,112 @@ V1Model::V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr
     acts_->allocate();
     x = acts_->ref(sx), qkv = acts_->ref(sqkv), q = acts_->ref(sq), att = acts_->ref(satt), gu = acts_->ref(sgu);
     if (C.tie_word_embeddings) su = acts_->ref(ssu), z = acts_->ref(sz);
+    setup_batch();
+}
+
+void V1Model::setup_batch() {
+    const V1Config& C = c();
+    const uint64_t align = std::max<uint64_t>(4, ctx_->limits().min_storage_buffer_offset_alignment);
+    auto pad = [&](uint64_t floats) { return (uint32_t)((floats * 4 + align - 1) / align * align / 4); };
+    const uint64_t qkv_w = uint64_t(C.n_heads + 2 * C.n_kv_heads) * C.head_dim, q_w = uint64_t(C.n_heads) * C.head_dim;
+    bs = {pad(C.td), pad(qkv_w), pad(q_w), pad(2ull * C.intermediate_size), pad(8ull * C.hidden_size),
+          pad(C.hidden_size)};
+    // rows that fit every activation buffer and one logits binding
+    auto fit = [&](const BufferRef& b, uint32_t stride, uint64_t width) {
+        return b.valid() ? int((b.size / 4 - width) / stride + 1) : 1 << 20;
+    };
+    batch_cap = std::min<int>({kMaxDecodeBatch, fit(x, bs.x, C.td), fit(qkv, bs.qkv, qkv_w), fit(q, bs.q, q_w),
+                               fit(att, bs.q, q_w), fit(gu, bs.gu, 2ull * C.intermediate_size),
+                               fit(su, bs.su, 8ull * C.hidden_size), fit(z, bs.z, C.hidden_size),
+                               (int)(ctx_->limits().max_storage_buffer_range / (uint64_t(C.vocab_size) * 4))});
+    if (batch_cap < 2) return; // decode_batch then runs one sequence at a time
+    batch_io = std::make_unique<Arena>(*ctx_, MemoryKind::host, "batch logits");
+    const int sl = batch_io->reserve(int64_t(batch_cap) * C.vocab_size * 4);
+    batch_io->allocate();
+    batch_logits = batch_io->ref(sl);
+    batch_sets = std::make_unique<DescriptorArena>(*ctx_);
+    DescriptorArena& S = *batch_sets;
+    for (const V1LayerWeights& lw : w.layers)
+        batch_layers.push_back({mm->bind(S, x, lw.qkv, qkv, lw.norm1), mm->bind(S, att, lw.o, x, att),
+                                mm->bind(S, x, lw.gate_up, gu, lw.norm2), mm->bind(S, gu, lw.down, x, gu)});
+    if (C.tie_word_embeddings) {
+        batch_head_gu = mm->bind(S, x, w.su_gate_up, su, x);
+        batch_head_down = mm->bind(S, su, w.su_down, z, su);
+        batch_logits_set = mm->bind(S, z, w.embed, batch_logits, w.norm);
+    } else {
+        batch_logits_set = mm->bind(S, x, w.lm_head, batch_logits, w.norm);
+    }
+    batch_cb = std::make_unique<CommandBuffer>(*ctx_);
+}
+
+void V1Model::forget_sequence(Sequence* s) {
+    if (std::find(batch_key.begin(), batch_key.end(), s) != batch_key.end()) batch_key.clear();
+}
+
+void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) {
+    if (n <= 0) fail(Status::invalid_argument, "decode batch of " + std::to_string(n) + " sequences");
+    for (int i = 0; i < n; ++i) {
+        auto* v1 = dynamic_cast<V1Sequence*>(seqs[i]);
+        if (!v1 || &v1->owner() != this)
+            fail(Status::invalid_argument, "decode batch: sequence " + std::to_string(i) + " is not of this model");
+        for (int j = 0; j < i; ++j)
+            if (seqs[j] == seqs[i])
+                fail(Status::invalid_argument, "decode batch: sequence " + std::to_string(i) + " appears twice");
+    }
+    if (n == 1 || n > batch_cap) return Model::decode_batch(seqs, ids, n, logits);
+    std::lock_guard<std::mutex> lock(submit_mutex());
+    for (int i = 0; i < n; ++i) seqs[i]->check_step(ids[i]); // every id and room checked before any work
+    for (int i = 0; i < n; ++i) seqs[i]->begin_batched_step(ids[i]);
+    if (batch_key.size() != size_t(n) || !std::equal(batch_key.begin(), batch_key.end(), seqs)) {
+        batch_key.clear();
+        std::vector<V1Sequence*> v1(n);
+        for (int i = 0; i < n; ++i) v1[i] = static_cast<V1Sequence*>(seqs[i]);
+        Recorder rec(batch_cb->begin(false));
+        record_batch(rec, v1.data(), n);
+        rec.host_read_barrier();
+        batch_cb->end();
+        batch_key.assign(seqs, seqs + n);
+    }
+    for (int i = 0; i < n; ++i) seqs[i]->mark_pos_unknown(); // until the step is known to have run
+    batch_cb->submit_and_wait();
+    for (int i = 0; i < n; ++i) seqs[i]->end_batched_step();
+    if (logits) std::memcpy(logits, batch_logits.mapped, size_t(n) * c().vocab_size * 4);
+}
+
+void V1Model::record_batch(Recorder& rec, V1Sequence* const* s, int B) {
+    const V1Config& C = c();
+    const uint32_t td = C.td, H = C.hidden_size, n = (uint32_t)B;
+    auto mmr = [&](const BoundSet& set, const WeightTensor& wt, uint32_t xs, uint32_t ys, uint32_t flags) {
+        mm->record(rec, set, MatmulKernel::push_for(n, wt, flags, kNormEps, xs, ys, 0));
+    };
+    EmbedConvPush ep{1, 0, H, (uint32_t)C.e, (uint32_t)C.f, (uint32_t)C.conv_k, td, (uint32_t)w.embed.rows_per_part,
+                     (uint32_t)C.vocab_size};
+    for (int r = 0; r < B; ++r) embed->record(rec, s[r]->row_sets(r).embed, ep);
+    for (int i = 0; i < C.n_layers; ++i) {
+        const V1LayerWeights& lw = w.layers[i];
+        const MatmulSets& ms = batch_layers[i];
+        mmr(ms.qkv, lw.qkv, bs.x, bs.qkv, MM_IN_RMSNORM);
+        QkNormRopePush rp{1, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim, C.rms_norm_eps,
+                          C.rope_theta, QKR_NORM | QKR_ROPE, 0};
+        for (int r = 0; r < B; ++r) {
+            rp.ctx = (uint32_t)s[r]->capacity();
+            rope->record(rec, s[r]->row_sets(r).rope[i], rp);
+        }
+        AttentionPush ap{1, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim,
+                         C.layer_sliding[i] ? (uint32_t)C.sliding_window : 0u, 1.0f / std::sqrt((float)C.head_dim)};
+        for (int r = 0; r < B; ++r) attn->record(rec, s[r]->row_sets(r).attn[i], ap, s[r]->splits(i));
+        mmr(ms.o, lw.o, bs.q, bs.x, MM_ACCUMULATE);
+        mmr(ms.gu, lw.gate_up, bs.x, bs.gu, MM_IN_RMSNORM);
+        mmr(ms.down, lw.down, bs.gu, bs.x, MM_IN_SWIGLU | MM_ACCUMULATE);
+    }
+    if (C.tie_word_embeddings) {
+        mmr(batch_head_gu, w.su_gate_up, bs.x, bs.su, 0);
+        mmr(batch_head_down, w.su_down, bs.su, bs.z, MM_IN_SWIGLU);
+        mmr(batch_logits_set, w.embed, bs.z, (uint32_t)C.vocab_size, MM_IN_RMSNORM);
+    } else {
+        mmr(batch_logits_set, w.lm_head, bs.x, (uint32_t)C.vocab_size, MM_IN_RMSNORM);
+    }
+    for (int r = 0; r < B; ++r) advance_->record(rec, s[r]->advance_set(), 1);
 }
 
 std::unique_ptr<Sequence> V1Model::new_sequence(int ctx) {
@@ -146,7 +296,7 @@ V1Sequence::V1Sequence(V1Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
     const int s_seq = state_->reserve(sizeof(SeqInfo));
     state_->allocate();
     seq_ = state_->ref(s_seq);
-    const BufferRef scratch = state_->ref(s_scratch);
+    const BufferRef scratch = scratch_ = state_->ref(s_scratch);
     int s_tok = io_->reserve(int64_t(ctx_len) * 4),
         s_log = io_->reserve(int64_t(m.head_rows) * C.vocab_size * 4);
     io_->allocate();
@@ -174,6 +324,26 @@ V1Sequence::V1Sequence(V1Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
         logits_set_ = m.mm->bind(S, m.x, m.w.lm_head, logits_, m.w.norm);
     }
     finish_setup();
+}
+
+const V1Sequence::RowSets& V1Sequence::row_sets(int r) {
+    auto it = row_sets_.find(r);
+    if (it != row_sets_.end()) return it->second;
+    const V1Config& C = m_.c();
+    const BatchStrides& bs = m_.bs;
+    const uint64_t qkv_w = uint64_t(C.n_heads + 2 * C.n_kv_heads) * C.head_dim, q_w = uint64_t(C.n_heads) * C.head_dim;
+    const BufferRef x = m_.x.sub(uint64_t(r) * bs.x * 4, uint64_t(C.td) * 4),
+                    qkv = m_.qkv.sub(uint64_t(r) * bs.qkv * 4, qkv_w * 4),
+                    q = m_.q.sub(uint64_t(r) * bs.q * 4, q_w * 4), att = m_.att.sub(uint64_t(r) * bs.q * 4, q_w * 4);
+    DescriptorArena& S = *sets_;
+    RowSets rs;
+    rs.embed = m_.embed->bind(S, tokens_, m_.w.embed, m_.w.conv, m_.w.norm_emb_g, x);
+    for (int i = 0; i < C.n_layers; ++i) {
+        const V1LayerWeights& lw = m_.w.layers[i];
+        rs.rope.push_back(m_.rope->bind(S, qkv, lw.q_norm, lw.k_norm, seq_, q, kc_[i], vc_[i]));
+        rs.attn.push_back(m_.attn->bind(S, q, kc_[i], vc_[i], seq_, att, scratch_));
+    }
+    return row_sets_.emplace(r, std::move(rs)).first->second;
 }
 
 void V1Sequence::record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) {

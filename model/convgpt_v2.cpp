@@ -57,7 +57,7 @@ private:
 V2Model::V2Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx, const ModelOptions& opts)
     : Model(std::move(ctx), cfg, opts) {
     const V2Config& C = c();
-    TensorStore store_ = TensorStore::open_dir(dir);
+    TensorStore store_ = open_weights(dir); // safetensors or model.gguf
     check_tensors(store_, v2_tensor_specs(C));
     const WeightType wt = opts.weight_type;
     const int d = C.hidden_size, hm = C.memory_heads * C.memory_head_dim;
@@ -71,9 +71,9 @@ V2Model::V2Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr
         V2LayerWeights& lw = w.layers[i];
         L.vector(&lw.mixer_norm, p + "mixer_norm.weight");
         L.matrix(&lw.in_gate, {p + "mixer.in_proj.weight", p + "mixer.gate_proj.weight"}, d, wt);
-        L.matrix(&lw.conv1d, {p + "mixer.conv1d.weight"}, C.conv1d_kernel, wt);
+        L.matrix(&lw.conv1d, {p + "mixer.conv1d.weight"}, C.conv1d_kernel, weight_type_dense(wt));
         L.vector(&lw.conv1d_bias, p + "mixer.conv1d.bias");
-        L.matrix(&lw.conv2d, {p + "mixer.conv2d.weight"}, C.conv2d_kernel * C.conv2d_kernel, wt);
+        L.matrix(&lw.conv2d, {p + "mixer.conv2d.weight"}, C.conv2d_kernel * C.conv2d_kernel, weight_type_dense(wt));
         L.vector(&lw.conv2d_bias, p + "mixer.conv2d.bias");
         L.vector(&lw.conv2d_norm, p + "mixer.conv2d_norm.weight");
         L.matrix(&lw.out, {p + "mixer.out_proj.weight"}, d, wt);
@@ -95,7 +95,7 @@ V2Model::V2Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr
     embed = std::make_unique<EmbedGatherKernel>(*env_, wt);
     mm = std::make_unique<MatmulKernel>(*env_, wt);
     store = std::make_unique<MixerStoreKernel>(*env_);
-    conv = std::make_unique<MixerConvKernel>(*env_, wt);
+    conv = std::make_unique<MixerConvKernel>(*env_, weight_type_dense(wt));
     rope = std::make_unique<QkNormRopeKernel>(*env_);
     summarize = std::make_unique<MemSummarizeKernel>(*env_);
     mem_select = std::make_unique<MemSelectKernel>(*env_);

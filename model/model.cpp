@@ -65,6 +65,7 @@ Sequence::Sequence(Model& m, int ctx_len) : model_(m), ctx_len_(ctx_len) {
 }
 
 Sequence::~Sequence() {
+    model_.forget_sequence(this);
     try {
         if (prefill_cb_) prefill_cb_->wait();
         if (decode_cb_) decode_cb_->wait();
@@ -120,6 +121,14 @@ void Sequence::submit(CommandBuffer& cb) {
 
 void Sequence::reset() {
     pos_ = 0;
+    pos_dirty_ = true;
+}
+
+void Sequence::truncate(int n) {
+    if (n < 0 || n > pos_)
+        fail(Status::invalid_argument, "truncate to " + std::to_string(n) + " tokens: the sequence holds " +
+                                           std::to_string(pos_));
+    pos_ = n;
     pos_dirty_ = true;
 }
 
@@ -187,6 +196,21 @@ void Sequence::submit_decode(int32_t id) {
     }
     std::memcpy(tokens_.mapped, &id, 4);
     submit(*decode_cb_);
+}
+
+void Sequence::begin_batched_step(int32_t id) {
+    if (pos_dirty_) {
+        Recorder rec(prefill_cb_->begin(true));
+        record_pos(rec);
+        prefill_cb_->end();
+        submit(*prefill_cb_);
+    }
+    std::memcpy(tokens_.mapped, &id, 4);
+}
+
+void Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) {
+    const size_t V = (size_t)vocab_size();
+    for (int i = 0; i < n; ++i) seqs[i]->decode(ids[i], logits ? logits + i * V : nullptr);
 }
 
 void Sequence::decode(int32_t id, float* logits) {

@@ -38,6 +38,10 @@ struct ModelOptions {
 
 class Sequence;
 
+// Most sequences one Model::decode_batch step runs in shared kernels (larger batches run in turns):
+// up to 8 the matmuls stay on the matvec path, whose rows are bit-identical to single decodes.
+constexpr int kMaxDecodeBatch = 8;
+
 class Model {
 public:
     static std::unique_ptr<Model> load(const std::string& dir, const ModelOptions& opts = {});
@@ -58,6 +62,13 @@ public:
     // Hash of the configuration and weight precision: a saved sequence state is accepted only by a
     // model with the same fingerprint (weights themselves are not hashed).
     uint64_t fingerprint() const;
+    // One decode step for n distinct sequences of this model, each with room for one more token:
+    // logits [n, vocab] (rows in order; may be null). The base runs each sequence's replayed decode in
+    // turn; a model may override it to run the step in shared batched kernels (weights read once for
+    // all rows). Results equal n separate decode() calls.
+    virtual void decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits);
+    // Called by ~Sequence: drop anything recorded with the sequence's buffers.
+    virtual void forget_sequence(Sequence*) {}
 
 protected:
     Model(std::unique_ptr<Context> ctx, ModelConfig cfg, const ModelOptions& opts);
@@ -101,9 +112,18 @@ public:
     // One decode step recorded with a GPU timestamp after every dispatch: (kernel label, ns) each.
     std::vector<std::pair<std::string, double>> profile_decode(int32_t id);
     void reset(); // back to position 0 (state is overwritten as positions are refilled)
+    // Keeps the first n tokens (0 <= n <= pos): like reset(), the state is position-indexed and
+    // overwritten as positions are refilled (v2 chunk summaries are rewritten when a chunk closes again).
+    void truncate(int n);
     uint64_t decode_records() const { return decode_cb_->record_count(); }
     uint64_t state_bytes() const { return state_->bytes(); }
     uint32_t decode_dispatches() const { return decode_dispatches_; }
+    // For Model::decode_batch implementations (submit lock held): check the id and room, write the
+    // token and fix a stale GPU position (begin); count the token after a successful step (end).
+    void check_step(int32_t id) const { check_ids(&id, 1); }
+    void begin_batched_step(int32_t id);
+    void end_batched_step() { pos_ += 1; pos_dirty_ = false; }
+    void mark_pos_unknown() { pos_dirty_ = true; }
 
     // Sequence state save/restore: a header (magic, version, model fingerprint, context, position, slot
     // sizes) then every slot of the state arena, downloaded from the GPU. save_state appends

@@ -88,6 +88,8 @@ json parse_header(const std::string& text, const std::string& path) {
 
 template <typename F>
 void convert_each(const TensorView& t, F&& store) {
+    if (t.ggml_quant)
+        fail(Status::internal, "tensor '" + t.name + "' holds quantized blocks: dequantize it (model/quant.h)");
     const int64_t n = t.numel();
     const uint8_t* p = t.data;
     switch (t.dtype) {
@@ -186,9 +188,25 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     if (m == MAP_FAILED) fail(Status::io_error, "cannot mmap " + path + ": " + map_err);
     f->map_ = m;
     f->map_size_ = static_cast<size_t>(file_size);
-    const uint8_t* base = static_cast<const uint8_t*>(m);
-
     // From here on errors throw through unique_ptr, whose destructor unmaps.
+    f->parse(static_cast<const uint8_t*>(m), file_size);
+    return f;
+}
+
+std::unique_ptr<SafetensorsFile> SafetensorsFile::from_memory(const uint8_t* data, size_t size, const std::string& name) {
+    std::unique_ptr<SafetensorsFile> f(new SafetensorsFile());
+    f->path_ = name;
+    if (size < 8)
+        fail(Status::io_error, name + ": file is truncated (" + std::to_string(size) +
+                                   " bytes, shorter than the 8-byte header length)");
+    f->bytes_.assign(data, data + size);
+    f->parse(f->bytes_.data(), size);
+    return f;
+}
+
+void SafetensorsFile::parse(const uint8_t* base, uint64_t file_size) {
+    SafetensorsFile* f = this;
+    const std::string& path = path_;
     const uint64_t header_len = read_u64_le(base);
     if (header_len > k_max_header)
         fail(Status::invalid_model, path + ": header length " + std::to_string(header_len) +
@@ -280,7 +298,6 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
                                             "' overlap in the data section");
         prev = &r;
     }
-    return f;
 }
 
 SafetensorsFile::~SafetensorsFile() {
@@ -308,26 +325,11 @@ TensorStore TensorStore::open_dir(const std::string& dir) {
     if (!in) fail(Status::io_error, "cannot read " + index_path);
     std::stringstream ss;
     ss << in.rdbuf();
-    json idx;
-    try {
-        idx = json::parse(ss.str());
-    } catch (const json::exception& e) {
-        fail(Status::invalid_model, index_path + ": not valid JSON: " + e.what());
-    }
-    if (!idx.is_object()) fail(Status::invalid_model, index_path + ": not a JSON object");
-    auto wm = idx.find("weight_map");
-    if (wm == idx.end() || !wm->is_object() || wm->empty())
-        fail(Status::invalid_model, index_path + ": missing or empty \"weight_map\" object");
+    const std::vector<std::pair<std::string, std::string>> wm = parse_safetensors_index(ss.str(), index_path);
 
     // Open every shard once, in order of first mention.
     std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
-    for (auto it = wm->begin(); it != wm->end(); ++it) {
-        if (!it.value().is_string())
-            fail(Status::invalid_model, index_path + ": weight_map entry for '" + it.key() + "' is not a string");
-        const std::string shard = it.value().get<std::string>();
-        if (shard.empty() || shard[0] == '/' || shard.find("..") != std::string::npos)
-            fail(Status::invalid_model, index_path + ": shard name '" + shard + "' for tensor '" + it.key() +
-                                            "' must be a plain file name in the model directory");
+    for (const auto& [tensor, shard] : wm) {
         if (!shards.count(shard)) {
             std::shared_ptr<SafetensorsFile> f = SafetensorsFile::open(dir + "/" + shard);
             shards[shard] = f;
@@ -344,13 +346,38 @@ TensorStore TensorStore::open_dir(const std::string& dir) {
         }
     }
     // The index must tell the truth about where each tensor is.
-    for (auto it = wm->begin(); it != wm->end(); ++it) {
-        const auto& sf = shards[it.value().get<std::string>()];
-        if (!sf->tensors().count(it.key()))
-            fail(Status::invalid_model, index_path + ": tensor '" + it.key() + "' is mapped to " + sf->path() +
+    for (const auto& [tensor, shard] : wm) {
+        const auto& sf = shards[shard];
+        if (!sf->tensors().count(tensor))
+            fail(Status::invalid_model, index_path + ": tensor '" + tensor + "' is mapped to " + sf->path() +
                                             ", which does not contain it");
     }
     return s;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_safetensors_index(const std::string& json_text,
+                                                                         const std::string& where) {
+    json idx;
+    try {
+        idx = json::parse(json_text);
+    } catch (const json::exception& e) {
+        fail(Status::invalid_model, where + ": not valid JSON: " + e.what());
+    }
+    if (!idx.is_object()) fail(Status::invalid_model, where + ": not a JSON object");
+    auto wm = idx.find("weight_map");
+    if (wm == idx.end() || !wm->is_object() || wm->empty())
+        fail(Status::invalid_model, where + ": missing or empty \"weight_map\" object");
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto it = wm->begin(); it != wm->end(); ++it) {
+        if (!it.value().is_string())
+            fail(Status::invalid_model, where + ": weight_map entry for '" + it.key() + "' is not a string");
+        const std::string shard = it.value().get<std::string>();
+        if (shard.empty() || shard[0] == '/' || shard.find("..") != std::string::npos)
+            fail(Status::invalid_model, where + ": shard name '" + shard + "' for tensor '" + it.key() +
+                                            "' must be a plain file name in the model directory");
+        out.emplace_back(it.key(), shard);
+    }
+    return out;
 }
 
 const TensorView* TensorStore::find(const std::string& name) const {
@@ -362,6 +389,16 @@ const TensorView& TensorStore::get(const std::string& name) const {
     const TensorView* t = find(name);
     if (!t) fail(Status::invalid_model, "missing tensor '" + name + "' in " + dir_);
     return *t;
+}
+
+TensorStore TensorStore::from_views(const std::string& dir, std::vector<TensorView> views, std::shared_ptr<void> keep) {
+    TensorStore s;
+    s.dir_ = dir;
+    s.keep_ = std::move(keep);
+    s.views_ = std::make_shared<std::vector<TensorView>>(std::move(views));
+    for (const TensorView& v : *s.views_)
+        if (!s.index_.emplace(v.name, &v).second) fail(Status::invalid_model, "tensor '" + v.name + "' appears twice in " + v.file);
+    return s;
 }
 
 std::vector<std::string> TensorStore::names() const {
@@ -379,7 +416,7 @@ void tensor_to_f32(const TensorView& t, float* dst) {
 }
 
 void tensor_to_f16(const TensorView& t, uint16_t* dst) {
-    if (t.dtype == DType::f16) { // bit copy keeps NaN payloads
+    if (t.dtype == DType::f16 && !t.ggml_quant) { // bit copy keeps NaN payloads
         std::memcpy(dst, t.data, t.nbytes);
         return;
     }

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/status.h"
@@ -25,6 +26,9 @@ struct TensorView {
     const uint8_t* data = nullptr; // points into the mapped file
     size_t nbytes = 0;
     std::string file;              // which file it came from (for error messages)
+    // GGUF only (model/gguf.h): 0 = dense (dtype), else the ggml type (2 = Q4_0, 8 = Q8_0) of the blocks in
+    // data (rows x padded-K/32 blocks); shape stays logical. The f32/f16 conversions reject such views.
+    uint32_t ggml_quant = 0;
     int64_t numel() const;
     std::string shape_str() const; // "[512, 256]"
 };
@@ -37,6 +41,9 @@ struct TensorView {
 class SafetensorsFile {
 public:
     static std::unique_ptr<SafetensorsFile> open(const std::string& path);
+    // The same parse and checks on a file image in memory (copied; `name` stands for the path in errors
+    // and TensorView::file). Used by the fuzz target tests/fuzz/fuzz_safetensors.cpp.
+    static std::unique_ptr<SafetensorsFile> from_memory(const uint8_t* data, size_t size, const std::string& name);
     ~SafetensorsFile();
     SafetensorsFile(const SafetensorsFile&) = delete;
     SafetensorsFile& operator=(const SafetensorsFile&) = delete;
@@ -47,12 +54,19 @@ public:
 
 private:
     SafetensorsFile() = default;
+    void parse(const uint8_t* base, uint64_t file_size); // header + tensor table of a file image
     std::string path_;
+    std::vector<uint8_t> bytes_; // from_memory's copy
     void* map_ = nullptr;
     size_t map_size_ = 0;
     std::map<std::string, TensorView> tensors_;
     std::map<std::string, std::string> metadata_;
 };
+
+// model.safetensors.index.json: its weight_map as (tensor, shard file name) pairs sorted by tensor; every
+// shard name is a plain file name (no '/' prefix, no ".."). Throws invalid_model naming `where`.
+std::vector<std::pair<std::string, std::string>> parse_safetensors_index(const std::string& json_text,
+                                                                         const std::string& where);
 
 // All tensors of a checkpoint directory: model.safetensors, or model.safetensors.index.json + shards.
 class TensorStore {
@@ -62,8 +76,12 @@ public:
     const TensorView& get(const std::string& name) const;   // throws invalid_model naming the tensor
     std::vector<std::string> names() const;
     const std::string& dir() const { return dir_; }
+    // A store over views that another container owns (model/gguf.cpp); `keep` keeps their memory alive.
+    static TensorStore from_views(const std::string& dir, std::vector<TensorView> views, std::shared_ptr<void> keep);
 private:
     std::string dir_;
+    std::shared_ptr<void> keep_;
+    std::shared_ptr<std::vector<TensorView>> views_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_;
     std::map<std::string, const TensorView*> index_;
 };

@@ -1,6 +1,8 @@
 // Loads checkpoint tensors into ONE weight arena: plan every tensor (fusing matrices that are used
 // together, e.g. q|k|v, splitting rows where a tensor exceeds maxStorageBufferRange), allocate once,
-// then convert (F32/F16/BF16 -> f32 or f16) straight into mapped memory or through the staging ring.
+// then convert (F32/F16/BF16 -> f32 or f16, or quantize to Q8_0 / Q4_0 and repack, model/quant.h) straight
+// into mapped memory or through the staging ring. Pre-quantized GGUF matrices of the requested type are
+// repacked without re-quantizing; any other combination goes through f32.
 #pragma once
 #include <functional>
 #include <memory>
@@ -14,6 +16,10 @@
 namespace vkc {
 
 using ProgressFn = std::function<bool(float fraction)>; // return false to cancel
+
+// The checkpoint of a model directory: model.gguf (model/gguf.h; from `vkconvgpt-run quantize`) or
+// model.safetensors / its sharded index. Both present is ambiguous: Error(invalid_model).
+TensorStore open_weights(const std::string& dir);
 
 class WeightLoader {
 public:

@@ -55,7 +55,9 @@ void CommandBuffer::submit() {
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd_;
-    vk_check(vkQueueSubmit(ctx_.queue(), 1, &si, fence_), "vkQueueSubmit");
+    VkResult r = ctx_.faults().on_submit(); // fault injection (tests): fails like the driver would
+    if (r == VK_SUCCESS) r = vkQueueSubmit(ctx_.queue(), 1, &si, fence_);
+    vk_check(r, "vkQueueSubmit");
     pending_ = true;
     ++submit_count_;
 }
@@ -64,6 +66,7 @@ void CommandBuffer::wait(uint64_t timeout_ns) {
     if (!pending_) return;
     if (timeout_ns == 0) timeout_ns = ctx_.submit_timeout_ns();
     VkResult r = vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, timeout_ns);
+    if (r == VK_SUCCESS) r = ctx_.faults().on_wait();
     if (r == VK_TIMEOUT)
         fail(Status::vulkan_error, "GPU work did not finish within " + std::to_string(timeout_ns / 1000000000ull) +
                                        " s (hung or far too slow device)");

@@ -169,6 +169,17 @@ std::vector<PhysicalDeviceInfo> Context::list_devices() {
 
 std::unique_ptr<Context> Context::create(const ContextOptions& opts) {
     std::unique_ptr<Context> c(new Context());
+    {
+        std::string spec = opts.limits_profile;
+        if (spec.empty())
+            if (const char* e = std::getenv("VKCONVGPT_LIMITS")) spec = e;
+        if (spec != "none") c->profile_ = parse_limits_profile(spec);
+        std::string faults = opts.faults;
+        if (faults.empty())
+            if (const char* e = std::getenv("VKCONVGPT_FAULT")) faults = e;
+        c->faults_.arm_from_spec(faults);
+    }
+    const LimitsProfile& prof = c->profile_;
     c->validation_ = opts.validation || env_flag("VKC_VALIDATION");
     c->instance_ = create_instance(c->validation_, &c->messenger_);
 
@@ -224,7 +235,7 @@ std::unique_ptr<Context> Context::create(const ContextOptions& opts) {
     bool ext_f16i8 = want(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     bool ext_8bit = want(VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
     bool ext_sgsc = want(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
-    bool ext_dot = opts.allow_int_dot && want(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    bool ext_dot = opts.allow_int_dot && !prof.no_int_dot && want(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
     c->features_.memory_budget = want(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
     bool ext_driver = want(VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
 
@@ -248,11 +259,11 @@ std::unique_ptr<Context> Context::create(const ContextOptions& opts) {
     en.features.shaderStorageBufferArrayDynamicIndexing = f2.features.shaderStorageBufferArrayDynamicIndexing;
     en.features.shaderInt16 = f2.features.shaderInt16;
     VkPhysicalDevice16BitStorageFeatures en16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
-    en16.storageBuffer16BitAccess = s16.storageBuffer16BitAccess;
+    en16.storageBuffer16BitAccess = prof.no_storage16 ? VK_FALSE : s16.storageBuffer16BitAccess;
     VkPhysicalDevice8BitStorageFeaturesKHR en8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES_KHR};
-    en8.storageBuffer8BitAccess = ext_8bit ? s8.storageBuffer8BitAccess : VK_FALSE;
+    en8.storageBuffer8BitAccess = ext_8bit && !prof.no_storage8 ? s8.storageBuffer8BitAccess : VK_FALSE;
     VkPhysicalDeviceShaderFloat16Int8FeaturesKHR enf16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR};
-    enf16.shaderFloat16 = ext_f16i8 && opts.allow_fp16_arith ? f16.shaderFloat16 : VK_FALSE;
+    enf16.shaderFloat16 = ext_f16i8 && opts.allow_fp16_arith && !prof.no_fp16_arith ? f16.shaderFloat16 : VK_FALSE;
     enf16.shaderInt8 = ext_f16i8 ? f16.shaderInt8 : VK_FALSE;
     VkPhysicalDeviceSubgroupSizeControlFeaturesEXT ensg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
     ensg.subgroupSizeControl = ext_sgsc ? sgsc.subgroupSizeControl : VK_FALSE;
@@ -288,7 +299,7 @@ std::unique_ptr<Context> Context::create(const ContextOptions& opts) {
     F.subgroup_size = sg.subgroupSize;
     F.min_subgroup_size = ext_sgsc ? sgp.minSubgroupSize : sg.subgroupSize;
     F.max_subgroup_size = ext_sgsc ? sgp.maxSubgroupSize : sg.subgroupSize;
-    F.subgroup_arith = opts.allow_subgroups && (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+    F.subgroup_arith = opts.allow_subgroups && !prof.no_subgroup_arith && (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                        (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     c->driver_ = ext_driver ? std::string(drv.driverName) + " " + drv.driverInfo
                             : "driver version " + std::to_string(c->props_.driverVersion);
@@ -304,10 +315,34 @@ std::unique_ptr<Context> Context::create(const ContextOptions& opts) {
             fail(Status::invalid_argument, std::string("VKCONVGPT_MAX_BUFFER_RANGE='") + e + "' is not a byte count >= 4096");
         cap = cap ? std::min<uint64_t>(cap, v) : v;
     }
+    if (prof.max_storage_buffer_range) cap = cap ? std::min(cap, prof.max_storage_buffer_range) : prof.max_storage_buffer_range;
     if (cap) L.max_storage_buffer_range = std::min<uint64_t>(L.max_storage_buffer_range, cap);
     L.min_storage_buffer_offset_alignment = pl.minStorageBufferOffsetAlignment;
     L.max_shared_memory = pl.maxComputeSharedMemorySize;
+    if (prof.max_shared_memory) L.max_shared_memory = std::min(L.max_shared_memory, prof.max_shared_memory);
+    if (prof.subgroup_pick) {
+        if (!F.subgroup_size_control || !(sgp.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT))
+            fail(Status::unsupported, "limits profile '" + prof.name + "': '" + c->props_.deviceName +
+                                          "' has no subgroup size control for compute");
+        c->profile_.subgroup_size = prof.subgroup_pick == 'n' ? F.min_subgroup_size : F.max_subgroup_size;
+    }
+    if (prof.subgroup_size) {
+        // Every pipeline will require this size (VK_EXT_subgroup_size_control, compute stage).
+        const uint32_t n = prof.subgroup_size;
+        if (!F.subgroup_size_control || !(sgp.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT) ||
+            n < F.min_subgroup_size || n > F.max_subgroup_size)
+            fail(Status::unsupported,
+                 "limits profile '" + prof.name + "': subgroup size " + std::to_string(n) + " is not supported for compute by '" +
+                     c->props_.deviceName + "' (" +
+                     (F.subgroup_size_control ? "it supports " + std::to_string(F.min_subgroup_size) + ".." +
+                                                    std::to_string(F.max_subgroup_size)
+                                              : std::string("no VK_EXT_subgroup_size_control")) + ")");
+    }
     L.max_workgroup_invocations = pl.maxComputeWorkGroupInvocations;
+    L.max_compute_workgroup_subgroups = ext_sgsc ? sgp.maxComputeWorkgroupSubgroups : 0;
+    if (prof.subgroup_size && L.max_compute_workgroup_subgroups) // a required size caps workgroups too
+        L.max_workgroup_invocations = std::min<uint64_t>(L.max_workgroup_invocations,
+                                                         uint64_t(prof.subgroup_size) * L.max_compute_workgroup_subgroups);
     for (int i = 0; i < 3; ++i) L.max_workgroup_count[i] = pl.maxComputeWorkGroupCount[i];
     L.max_push_constants = pl.maxPushConstantsSize;
     L.max_bound_descriptor_sets = pl.maxBoundDescriptorSets;
@@ -367,6 +402,11 @@ Context::~Context() {
 
 uint64_t Context::device_memory_budget() const {
     uint64_t best = 0;
+    uint64_t cap = UINT64_MAX;
+    if (profile_.memory_budget) {
+        uint64_t used = device_bytes_.load();
+        cap = profile_.memory_budget > used ? profile_.memory_budget - used : 0;
+    }
     if (features_.memory_budget) {
         VkPhysicalDeviceMemoryBudgetPropertiesEXT b{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
         VkPhysicalDeviceMemoryProperties2 mp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};
@@ -375,12 +415,23 @@ uint64_t Context::device_memory_budget() const {
         for (uint32_t i = 0; i < mem_props_.memoryHeapCount; ++i)
             if (mem_props_.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
                 best = std::max<uint64_t>(best, b.heapBudget[i] > b.heapUsage[i] ? b.heapBudget[i] - b.heapUsage[i] : 0);
-        return best;
+        return std::min(best, cap);
     }
     for (uint32_t i = 0; i < mem_props_.memoryHeapCount; ++i)
         if (mem_props_.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
             best = std::max<uint64_t>(best, mem_props_.memoryHeaps[i].size);
-    return best;
+    return std::min(best, cap);
+}
+
+void Context::note_shared_memory(const std::string& shader, uint64_t bytes) const {
+    std::lock_guard<std::mutex> l(shared_mu_);
+    uint64_t& v = shared_usage_[shader];
+    v = std::max(v, bytes);
+}
+
+std::map<std::string, uint64_t> Context::shared_memory_usage() const {
+    std::lock_guard<std::mutex> l(shared_mu_);
+    return shared_usage_;
 }
 
 std::string Context::describe() const {
@@ -401,6 +452,7 @@ std::string Context::describe() const {
       << limits_.max_memory_allocation_size << "\n";
     o << "  memory: " << (unified_ ? "unified (host-visible device-local used directly)" : "discrete (staged uploads)")
       << ", device-local budget " << (device_memory_budget() >> 20) << " MiB\n";
+    o << "  limits profile: " << profile_.describe() << "\n";
     o << "  timestamps " << yn(limits_.timestamps) << " (period " << limits_.timestamp_period_ns << " ns)";
     return o.str();
 }

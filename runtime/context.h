@@ -3,11 +3,16 @@
 #pragma once
 #include <vulkan/vulkan.h>
 
+#include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "runtime/fault.h"
+#include "runtime/limits.h"
 #include "runtime/status.h"
 
 namespace vkc {
@@ -28,6 +33,10 @@ struct ContextOptions {
     // Treat the device as discrete even where it has unified memory (also $VKCONVGPT_FORCE_STAGING=1):
     // weights then go through the staging ring, as on a desktop GPU.
     bool force_staging = false;
+    // Emulated limits profile (runtime/limits.h); empty: $VKCONVGPT_LIMITS, "none": no profile.
+    std::string limits_profile;
+    // Fault injection spec (runtime/fault.h); empty: $VKCONVGPT_FAULT.
+    std::string faults;
 };
 
 // What the device can do, after fallbacks (a feature is true only if present and enabled).
@@ -50,6 +59,7 @@ struct DeviceLimits {
     uint64_t max_memory_allocation_size = 0;
     uint32_t max_shared_memory = 0;
     uint32_t max_workgroup_invocations = 0;
+    uint32_t max_compute_workgroup_subgroups = 0; // VK_EXT_subgroup_size_control (0: unknown)
     uint32_t max_workgroup_count[3] = {0, 0, 0};
     uint32_t max_push_constants = 0;
     uint32_t max_bound_descriptor_sets = 0;
@@ -89,8 +99,25 @@ public:
     // How long a submission may run before it counts as hung: $VKCONVGPT_TIMEOUT_S, else 300 s on GPUs and
     // 3600 s on CPU drivers (a long prefill on lavapipe is slow, not hung).
     uint64_t submit_timeout_ns() const { return timeout_ns_; }
-    // Heap budget (bytes) of device-local memory: VK_EXT_memory_budget where present, else heap size.
+    // Device-local bytes still available: VK_EXT_memory_budget (budget - usage) where present, else the
+    // heap size; a limits profile's memory_budget caps it (minus what this Context's arenas hold).
     uint64_t device_memory_budget() const;
+    // The active limits profile (inactive when none) and this Context's fault injector.
+    const LimitsProfile& profile() const { return profile_; }
+    FaultInjector& faults() const { return faults_; }
+    // Device-arena bytes allocated through this Context (runtime/memory.cpp keeps it current).
+    void note_device_bytes(int64_t delta) const { device_bytes_ += (uint64_t)delta; }
+    uint64_t device_bytes() const { return device_bytes_.load(); }
+    // Largest workgroup-memory use seen per shader variant (pipeline creation records it), for `info`
+    // and the shared-memory audit; and how many split (multi-part) bindings were bound.
+    void note_shared_memory(const std::string& shader, uint64_t bytes) const;
+    std::map<std::string, uint64_t> shared_memory_usage() const;
+    void note_split_binding() const { split_bindings_ += 1; }
+    // Pipeline creation cost (vkCreateComputePipelines wall time, count), for `bench --startup`.
+    void note_pipeline_created(uint64_t ns) const { pipeline_ns_ += ns; pipelines_ += 1; }
+    uint64_t pipeline_create_ns() const { return pipeline_ns_.load(); }
+    uint64_t pipelines_created() const { return pipelines_.load(); }
+    uint64_t split_bindings() const { return split_bindings_.load(); }
     // Human-readable summary for `vkconvgpt-run info`.
     std::string describe() const;
 
@@ -111,6 +138,11 @@ private:
     bool unified_ = false;
     bool validation_ = false;
     uint64_t timeout_ns_ = 0;
+    LimitsProfile profile_;
+    mutable FaultInjector faults_;
+    mutable std::atomic<uint64_t> device_bytes_{0}, split_bindings_{0}, pipeline_ns_{0}, pipelines_{0};
+    mutable std::mutex shared_mu_;
+    mutable std::map<std::string, uint64_t> shared_usage_;
 };
 
 // Validation-layer messages (warnings and errors) seen by any Context since process start.

@@ -1,6 +1,7 @@
 #include "runtime/memory.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace vkc {
@@ -36,6 +37,7 @@ Arena::~Arena() {
         if (b.mapped) vkUnmapMemory(dev, b.memory);
         if (b.memory) vkFreeMemory(dev, b.memory, nullptr);
     }
+    if (kind_ == MemoryKind::device) ctx_.note_device_bytes(-(int64_t)counted_);
 }
 
 int Arena::reserve(VkDeviceSize size) {
@@ -64,6 +66,7 @@ void Arena::allocate() {
         block_sizes.back() = cur;
     }
     VkDevice dev = ctx_.device();
+    if (kind_ == MemoryKind::device) check_budget(block_sizes);
     const bool want_host = kind_ == MemoryKind::host || ctx_.unified_memory();
     for (VkDeviceSize bsize : block_sizes) {
         Block b;
@@ -93,11 +96,16 @@ void Arena::allocate() {
         VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
         ai.allocationSize = req.size;
         ai.memoryTypeIndex = type;
-        VkResult r = vkAllocateMemory(dev, &ai, nullptr, &blk.memory);
+        VkResult r = ctx_.faults().on_alloc(); // fault injection (tests): fails like the driver would
+        if (r == VK_SUCCESS) r = vkAllocateMemory(dev, &ai, nullptr, &blk.memory);
         if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
             fail(Status::out_of_memory, "out of GPU memory allocating " + std::to_string(req.size >> 20) +
                                             " MiB for " + name_ + " (" + vk_result_name(r) + ")");
         vk_check(r, "vkAllocateMemory");
+        if (kind_ == MemoryKind::device) {
+            ctx_.note_device_bytes((int64_t)req.size);
+            counted_ += req.size;
+        }
         vk_check(vkBindBufferMemory(dev, blk.buffer, blk.memory, 0), "vkBindBufferMemory");
         auto flags = ctx_.memory_properties().memoryTypes[type].propertyFlags;
         // Device arenas are mapped only on unified-memory devices; elsewhere host access goes through the
@@ -110,6 +118,31 @@ void Arena::allocate() {
         total_ += bsize;
     }
     host_visible_ = !blocks_.empty() && std::all_of(blocks_.begin(), blocks_.end(), [](const Block& b) { return b.mapped; });
+}
+
+// A request larger than the device-local memory left (VK_EXT_memory_budget, or a limits profile's
+// memory_budget) fails here with both sizes, before any allocation: e.g. a context too long for the
+// device, rather than a driver OOM (or an OOM-killer on a phone) halfway through.
+void Arena::check_budget(const std::vector<VkDeviceSize>& block_sizes) const {
+    uint64_t need = 0;
+    for (auto b : block_sizes) need += b;
+    const uint64_t avail = ctx_.device_memory_budget();
+    if (need <= avail) return;
+    auto mib = [](uint64_t b) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / 1048576.0);
+        return std::string(buf);
+    };
+    std::string hint = name_ == "sequence state" ? "; use a shorter context (ctx) or fewer sessions"
+                       : name_ == "weights"      ? "; the model does not fit this device"
+                       : name_ == "activations"  ? "; use a smaller max_batch"
+                                                 : "";
+    fail(Status::out_of_memory, "not enough GPU memory for " + name_ + ": needs " + mib(need) + ", " + mib(avail) +
+                                    " of device-local memory available" +
+                                    (ctx_.profile().memory_budget ? " (limits profile budget " + mib(ctx_.profile().memory_budget) + ")"
+                                     : ctx_.features().memory_budget ? " (VK_EXT_memory_budget)"
+                                                                     : " (device-local heap size)") +
+                                    hint);
 }
 
 BufferRef Arena::ref(int slot) const {
@@ -210,7 +243,9 @@ void Uploader::flush() {
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd_;
     vk_check(vkResetFences(ctx_.device(), 1, &fence_), "vkResetFences");
-    vk_check(vkQueueSubmit(ctx_.queue(), 1, &si, fence_), "vkQueueSubmit (upload)");
+    VkResult sr = ctx_.faults().on_submit();
+    if (sr == VK_SUCCESS) sr = vkQueueSubmit(ctx_.queue(), 1, &si, fence_);
+    vk_check(sr, "vkQueueSubmit (upload)");
     VkResult r = vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, ctx_.submit_timeout_ns());
     if (r == VK_TIMEOUT) fail(Status::vulkan_error, "weight upload did not finish in time (hung device)");
     vk_check(r, "vkWaitForFences (upload)");
@@ -261,7 +296,9 @@ void download(Context& ctx, const BufferRef& src, void* dst, VkDeviceSize bytes)
     VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     vk_check(vkCreateFence(ctx.device(), &fi, nullptr, &fence), "vkCreateFence");
     struct FenceGuard { VkDevice d; VkFence f; ~FenceGuard() { vkDestroyFence(d, f, nullptr); } } fguard{ctx.device(), fence};
-    vk_check(vkQueueSubmit(ctx.queue(), 1, &si, fence), "vkQueueSubmit (download)");
+    VkResult sr = ctx.faults().on_submit();
+    if (sr == VK_SUCCESS) sr = vkQueueSubmit(ctx.queue(), 1, &si, fence);
+    vk_check(sr, "vkQueueSubmit (download)");
     VkResult r = vkWaitForFences(ctx.device(), 1, &fence, VK_TRUE, ctx.submit_timeout_ns());
     if (r == VK_TIMEOUT) fail(Status::vulkan_error, "read-back did not finish in time (hung device)");
     vk_check(r, "vkWaitForFences (download)");

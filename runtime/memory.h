@@ -53,6 +53,7 @@ private:
         uint8_t* mapped = nullptr;
     };
     struct Slot { int block; VkDeviceSize offset, size; };
+    void check_budget(const std::vector<VkDeviceSize>& block_sizes) const;
     Context& ctx_;
     MemoryKind kind_;
     std::string name_;
@@ -61,6 +62,7 @@ private:
     VkDeviceSize total_ = 0;
     bool allocated_ = false;
     bool host_visible_ = false;
+    VkDeviceSize counted_ = 0; // bytes reported to Context::note_device_bytes
 };
 
 // Rows per part so that each part of a [rows, row_bytes] tensor fits one binding; rows_per_part is a

@@ -1,5 +1,7 @@
 #include "runtime/pipeline.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -7,6 +9,7 @@
 #include <iterator>
 #include <sys/stat.h>
 
+#include "runtime/spirv_info.h"
 #include "shaders/shader_registry.h"
 
 namespace vkc {
@@ -78,12 +81,41 @@ void PipelineCache::save() const {
 
 // ---- Pipeline ------------------------------------------------------------------------------------
 
+// Shared memory and workgroup size against the (possibly profile-lowered) limits, before the driver
+// sees the shader: a phone driver may crash or silently fail where lavapipe would not.
+void Pipeline::check_limits(Context& ctx, const PipelineDesc& desc, const ShaderBlob& blob) {
+    SpirvInfo info = reflect_spirv(blob.code, blob.words, desc.spec);
+    uint64_t bytes = std::max<uint64_t>(desc.shared_bytes, info.ok ? info.shared_bytes : 0);
+    shared_bytes_ = bytes;
+    wg_size_ = info.ok ? info.local_size[0] * info.local_size[1] * info.local_size[2] : 0;
+    ctx.note_shared_memory(desc.shader, bytes);
+    const auto& L = ctx.limits();
+    std::string spec;
+    for (size_t i = 0; i < desc.spec.size(); ++i) spec += (i ? "," : "") + std::to_string(desc.spec[i]);
+    const std::string who = "kernel '" + desc.shader + "' (spec {" + spec + "})";
+    if (bytes > L.max_shared_memory)
+        fail(Status::unsupported, who + " needs " + std::to_string(bytes) + " bytes of shared memory, more than the " +
+                                      std::to_string(L.max_shared_memory) + " bytes this device" +
+                                      (ctx.profile().active() ? " (limits profile '" + ctx.profile().name + "')" : "") +
+                                      " allows");
+    if (wg_size_ > L.max_workgroup_invocations)
+        fail(Status::unsupported, who + " has " + std::to_string(wg_size_) + " invocations per workgroup, more than the " +
+                                      std::to_string(L.max_workgroup_invocations) + " this device allows");
+    const uint32_t sg = desc.required_subgroup_size ? desc.required_subgroup_size : ctx.profile().subgroup_size;
+    if (sg && wg_size_ && L.max_compute_workgroup_subgroups &&
+        wg_size_ > uint64_t(sg) * L.max_compute_workgroup_subgroups)
+        fail(Status::unsupported, who + ": " + std::to_string(wg_size_) + " invocations exceed " +
+                                      std::to_string(L.max_compute_workgroup_subgroups) + " subgroups of " +
+                                      std::to_string(sg) + " (maxComputeWorkgroupSubgroups)");
+}
+
 Pipeline::Pipeline(Context& ctx, PipelineCache& cache, const PipelineDesc& desc) : ctx_(ctx), desc_(desc) {
     const ShaderBlob* blob = find_shader(desc.shader.c_str());
     if (!blob) fail(Status::internal, "no embedded shader variant '" + desc.shader + "'");
     if (desc.push_size > ctx.limits().max_push_constants)
         fail(Status::unsupported, "shader '" + desc.shader + "' needs " + std::to_string(desc.push_size) +
                                       " bytes of push constants");
+    check_limits(ctx, desc, *blob);
     VkDevice dev = ctx.device();
     try {
         VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
@@ -129,13 +161,17 @@ Pipeline::Pipeline(Context& ctx, PipelineCache& cache, const PipelineDesc& desc)
         ci.stage.pSpecializationInfo = desc.spec.empty() ? nullptr : &si;
         VkPipelineShaderStageRequiredSubgroupSizeCreateInfoEXT rs{
             VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO_EXT};
-        if (desc.required_subgroup_size && ctx.features().subgroup_size_control) {
-            rs.requiredSubgroupSize = desc.required_subgroup_size;
+        const uint32_t sg = desc.required_subgroup_size ? desc.required_subgroup_size : ctx.profile().subgroup_size;
+        if (sg && ctx.features().subgroup_size_control) {
+            rs.requiredSubgroupSize = sg;
             ci.stage.pNext = &rs;
         }
         ci.layout = layout_;
-        vk_check(vkCreateComputePipelines(dev, cache.handle(), 1, &ci, nullptr, &pipeline_),
-                 ("vkCreateComputePipelines (" + desc.shader + ")").c_str());
+        const auto t0 = std::chrono::steady_clock::now();
+        VkResult r = vkCreateComputePipelines(dev, cache.handle(), 1, &ci, nullptr, &pipeline_);
+        ctx.note_pipeline_created((uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::steady_clock::now() - t0).count());
+        vk_check(r, ("vkCreateComputePipelines (" + desc.shader + ")").c_str());
     } catch (...) {
         destroy();
         throw;
@@ -219,6 +255,11 @@ BoundSet DescriptorArena::bind(const Pipeline& p, const std::vector<BufferRef>& 
         w.descriptorCount = counts[bi];
         w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
         w.pBufferInfo = &infos[k];
+        for (uint32_t j = 1; j < counts[bi]; ++j) // a tensor really split over several ranges
+            if (refs[k + j].buffer != refs[k].buffer || refs[k + j].offset != refs[k].offset) {
+                ctx_.note_split_binding();
+                break;
+            }
         for (uint32_t j = 0; j < counts[bi]; ++j, ++k) {
             infos[k] = {refs[k].buffer, refs[k].offset, refs[k].size};
             b.written.push_back((p.desc().writes_mask >> bi) & 1u);

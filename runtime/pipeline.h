@@ -13,6 +13,8 @@
 
 namespace vkc {
 
+struct ShaderBlob; // shaders/shader_registry.h
+
 class PipelineCache {
 public:
     // path empty: in-memory only. A missing, foreign or corrupt file is ignored (the driver validates
@@ -38,7 +40,11 @@ struct PipelineDesc {
     uint32_t writes_mask = 0;              // bit i: binding i is written (barrier tracking)
     uint32_t push_size = 0;                // bytes, <= 128
     std::vector<uint32_t> spec;            // specialization constants, ids 0..n-1
-    uint32_t required_subgroup_size = 0;   // 0: driver's choice
+    uint32_t required_subgroup_size = 0;   // 0: driver's choice (or the limits profile's subgroup size)
+    // Workgroup (shared) memory in bytes for these spec constants. 0: computed from the SPIR-V at
+    // creation (runtime/spirv_info.h); either way creation fails, naming the kernel, above
+    // limits().max_shared_memory. Pipeline::shared_bytes() is the value checked.
+    uint32_t shared_bytes = 0;
 };
 
 class Pipeline {
@@ -52,15 +58,20 @@ public:
     VkDescriptorSetLayout set_layout() const { return set_layout_; }
     const PipelineDesc& desc() const { return desc_; }
     uint32_t descriptor_count() const;
+    uint64_t shared_bytes() const { return shared_bytes_; }
+    uint32_t workgroup_size() const { return wg_size_; } // x*y*z after specialization (0: unknown)
 
 private:
     void destroy();
+    void check_limits(Context& ctx, const PipelineDesc& desc, const ShaderBlob& blob);
     Context& ctx_;
     PipelineDesc desc_;
     VkShaderModule module_ = VK_NULL_HANDLE;
     VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
     VkPipelineLayout layout_ = VK_NULL_HANDLE;
     VkPipeline pipeline_ = VK_NULL_HANDLE;
+    uint64_t shared_bytes_ = 0;
+    uint32_t wg_size_ = 0;
 };
 
 // A descriptor set plus the ranges it binds, so the recorder can place barriers.

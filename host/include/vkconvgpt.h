@@ -81,7 +81,9 @@ typedef struct vkc_sampler vkc_sampler;
 
 typedef enum vkc_precision {
     VKC_PRECISION_F16 = 0, /* weights stored as f16 on the GPU (default); activations are f32 */
-    VKC_PRECISION_F32 = 1
+    VKC_PRECISION_F32 = 1,
+    VKC_PRECISION_Q8_0 = 2, /* GGUF Q8_0 blocks (32 int8 + f16 scale), quantized at load unless the model is a GGUF */
+    VKC_PRECISION_Q4_0 = 3  /* GGUF Q4_0 blocks (32 4-bit + f16 scale) */
 } vkc_precision;
 
 /* Load progress in [0, 1]; return false to cancel (vkc_model_load then returns VKC_CANCELLED). */
@@ -160,6 +162,29 @@ VKC_API vkc_status vkc_session_state_save(vkc_session* session, void* buf, size_
 VKC_API vkc_status vkc_session_state_load(vkc_session* session, const void* buf, size_t size);
 VKC_API vkc_status vkc_session_state_save_file(vkc_session* session, const char* path);
 VKC_API vkc_status vkc_session_state_load_file(vkc_session* session, const char* path);
+
+/* ---- batched decode (servers) ---------------------------------------------------------------- */
+
+/* One decode step for n sessions of the same model: session i appends ids[i] at its position, and
+ * logits row i ([n, vocab] row-major floats, may be NULL) receives its logits. Equivalent to calling
+ * vkc_session_eval(sessions[i], &ids[i], 1, row i) for each i (so the results equal those of the
+ * sessions decoded one at a time, to float rounding). ConvGPT v1 runs up to 8 sessions in one step of
+ * shared kernels (each weight read once for all of them); v2, and larger batches, decode the sessions
+ * in turn. All arguments are validated before any step runs (NULL or repeated sessions, sessions of
+ * different models, ids out of range, a full context -> VKC_INVALID_ARGUMENT, nothing evaluated). If
+ * the step fails on the GPU, the sessions' positions are left as before the call where the failure was
+ * in a shared step. The sessions must not be in use on other threads. */
+VKC_API vkc_status vkc_decode_batch(vkc_session* const* sessions, const int32_t* ids, int32_t n, float* logits);
+
+/* Bytes of GPU memory the model's weights occupy (-1 for NULL); a session's state adds about
+ * vkc_session_state_size bytes. */
+VKC_API int64_t vkc_model_weight_bytes(const vkc_model* model);
+
+/* Keeps the first n_keep tokens of the session (0 <= n_keep <= pos) and drops the rest, so a prompt
+ * sharing a prefix with what the session holds evaluates only the new tokens. Exact for v1 and v2
+ * (their state is indexed by position and rewritten as positions are refilled; a v2 chunk summary is
+ * recomputed when its chunk closes again). */
+VKC_API vkc_status vkc_session_truncate(vkc_session* session, int32_t n_keep);
 
 /* ---- sampling -------------------------------------------------------------------------------- */
 

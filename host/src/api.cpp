@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <type_traits>
 
 #include "host/src/api_internal.h"
 #include "host/src/stop_filter.h"
@@ -140,7 +141,9 @@ extern "C" {
 
 // ---- status ---------------------------------------------------------------------------------------
 
-const char* vkc_status_str(vkc_status s) {
+const char* vkc_status_str(vkc_status status) {
+    std::underlying_type_t<vkc_status> s; // any int the caller passes, without an out-of-range enum load (UB)
+    std::memcpy(&s, &status, sizeof s);
     switch (s) {
     case VKC_NO_TOKENIZER: return "no_tokenizer";
     case VKC_BUFFER_TOO_SMALL: return "buffer_too_small";
@@ -175,11 +178,15 @@ vkc_status vkc_model_load(const char* dir, const vkc_model_params* params, vkc_m
         const vkc_model_params p = params ? *params : vkc_model_default_params();
         const std::string d = dir;
         if (!is_dir(d)) fail(Status::io_error, "model directory '" + d + "' does not exist");
-        if (p.precision != VKC_PRECISION_F16 && p.precision != VKC_PRECISION_F32)
-            fail(Status::invalid_argument, "precision must be VKC_PRECISION_F16 or VKC_PRECISION_F32, not " +
-                                               std::to_string((int)p.precision));
+        static const WeightType kTypes[] = {WeightType::f16, WeightType::f32, WeightType::q8_0, WeightType::q4_0};
+        // The caller's bits, read without loading an out-of-range enum value (UB in C++; UBSan -fsanitize=enum).
+        std::underlying_type_t<vkc_precision> precision;
+        std::memcpy(&precision, &p.precision, sizeof precision);
+        if ((unsigned)precision >= 4)
+            fail(Status::invalid_argument, "precision must be VKC_PRECISION_F16, _F32, _Q8_0 or _Q4_0, not " +
+                                               std::to_string((long long)precision));
         ModelOptions o;
-        o.weight_type = p.precision == VKC_PRECISION_F32 ? WeightType::f32 : WeightType::f16;
+        o.weight_type = kTypes[precision];
         o.max_batch = p.max_batch;
         o.device_index = p.device_index;
         o.validation = p.validation;

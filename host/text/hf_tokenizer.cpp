@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <sstream>
 
 #include "host/text/text_internal.h"
 #include "host/text/tokenizer.h"
@@ -551,18 +552,24 @@ std::string HfTokenizer::run_decoders(std::vector<std::string> toks, bool at_sta
 } // namespace
 
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& path) {
-    std::ifstream f(path);
+    std::ifstream f(path, std::ios::binary);
     if (!f) fail(Status::io_error, "cannot open tokenizer file " + path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return load_hf_tokenizer_json(ss.str(), path);
+}
+
+std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& json_text, const std::string& where) {
     json j;
     try {
-        j = json::parse(f);
+        j = json::parse(json_text);
     } catch (const json::exception& e) {
-        fail(Status::invalid_model, path + ": not valid JSON: " + e.what());
+        fail(Status::invalid_model, where + ": not valid JSON: " + e.what());
     }
     try {
         return std::make_unique<HfTokenizer>(j);
     } catch (const json::exception& e) {
-        fail(Status::invalid_model, path + ": unexpected content: " + e.what());
+        fail(Status::invalid_model, where + ": unexpected content: " + e.what());
     }
 }
 

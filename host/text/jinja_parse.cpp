@@ -1,6 +1,8 @@
 // Jinja subset: lexer (with trim_blocks / lstrip_blocks / {%- -%} whitespace control, as transformers
 // configures Jinja) and recursive-descent parser with Jinja's operator precedence.
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -129,8 +131,14 @@ std::vector<Tok> tokenize(const std::string& s, int line) {
             }
             std::string num;
             for (size_t k = b; k < i; ++k) if (s[k] != '_') num += s[k];
-            if (fl) { t.kind = Tok::floating; t.f = std::stod(num); }
-            else { t.kind = Tok::integer; t.i = std::stoll(num); }
+            // strtod/strtoll: overflow gives inf (as Python's float literals) or an error, never an exception.
+            if (fl) { t.kind = Tok::floating; t.f = std::strtod(num.c_str(), nullptr); }
+            else {
+                t.kind = Tok::integer;
+                errno = 0;
+                t.i = std::strtoll(num.c_str(), nullptr, 10);
+                if (errno == ERANGE) throw TemplateError{"integer literal " + num + " is too large", line};
+            }
         } else if (c == '\'' || c == '"') {
             t.kind = Tok::str;
             ++i;
@@ -149,8 +157,18 @@ std::vector<Tok> tokenize(const std::string& s, int line) {
                 case '\n': break;
                 case 'x': case 'u': case 'U': {
                     size_t len = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+                    // Exactly len hex digits naming a Unicode scalar value (no surrogates), as Python requires.
                     if (i + len > s.size()) throw TemplateError{"bad escape in string literal", line};
-                    unsigned long cp = std::stoul(s.substr(i, len), nullptr, 16);
+                    unsigned long cp = 0;
+                    for (size_t k = 0; k < len; ++k) {
+                        const char h = s[i + k];
+                        const int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                    : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+                        if (d < 0) throw TemplateError{"bad escape in string literal", line};
+                        cp = cp * 16 + (unsigned long)d;
+                    }
+                    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                        throw TemplateError{"escape names no Unicode character in string literal", line};
                     i += len;
                     std::string u;
                     if (cp < 0x80) u += (char)cp;

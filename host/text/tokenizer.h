@@ -23,6 +23,9 @@ public:
     // preferred) plus an optional tokenizer_config.json (and chat_template.jinja). Throws
     // vkc::Error(io_error / invalid_model), or Error(unsupported) naming a tokenizer.json component it lacks.
     static std::unique_ptr<Tokenizer> load(const std::string& path);
+    // A Hugging Face tokenizer.json and its tokenizer_config.json ("" for none) given as text; no files
+    // are read (no chat_template.jinja). Same errors as load(). Used by the fuzz targets.
+    static std::unique_ptr<Tokenizer> load_json(const std::string& tokenizer_json, const std::string& tokenizer_config_json);
     virtual ~Tokenizer() = default;
 
     // Text must be valid UTF-8 (else Error(invalid_argument) naming the byte offset). Added/special tokens
@@ -50,6 +53,7 @@ protected:
         return decode(ids, skip_special);
     }
     friend class StreamDecoder;
+    friend struct TokenizerConfigAccess; // tokenizer.cpp: applies tokenizer_config.json
 
     SpecialTokens special_;
     std::string chat_template_;

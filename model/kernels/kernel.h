@@ -15,9 +15,29 @@
 
 namespace vkc {
 
-enum class WeightType { f32, f16 };
-inline const char* weight_type_suffix(WeightType t) { return t == WeightType::f16 ? "f16" : "f32"; }
-inline size_t weight_type_size(WeightType t) { return t == WeightType::f16 ? 2 : 4; }
+// Weight storage on the GPU. q8_0 / q4_0 are GGUF's block formats (32 weights + one f16 scale d per block:
+// w = d * q, q int8 | w = d * (nibble - 8)), repacked per part as [quants of every row][f16 scales, two per
+// uint] (model/quant.h); rows are zero-padded to a multiple of 32 columns.
+enum class WeightType { f32, f16, q8_0, q4_0 };
+inline const char* weight_type_suffix(WeightType t) {
+    switch (t) {
+    case WeightType::f16: return "f16";
+    case WeightType::q8_0: return "q8_0";
+    case WeightType::q4_0: return "q4_0";
+    default: return "f32";
+    }
+}
+// Bytes per element of the dense types (quantized types: see quant_row_bytes in model/quant.h).
+inline size_t weight_type_size(WeightType t) { return t == WeightType::f32 ? 4 : 2; }
+inline bool weight_type_quantized(WeightType t) { return t == WeightType::q8_0 || t == WeightType::q4_0; }
+// Dense type for tensors that are never quantized (v2 mixer convolutions): f16 for the quantized types.
+inline WeightType weight_type_dense(WeightType t) { return weight_type_quantized(t) ? WeightType::f16 : t; }
+// "f32" | "f16" | "q8_0" | "q4_0" -> type; false for anything else.
+inline bool weight_type_from_name(const std::string& s, WeightType* t) {
+    for (WeightType c : {WeightType::f32, WeightType::f16, WeightType::q8_0, WeightType::q4_0})
+        if (s == weight_type_suffix(c)) return *t = c, true;
+    return false;
+}
 
 constexpr int kWeightParts = 4; // WPARTS in shaders/common/types.glsl
 
@@ -32,7 +52,8 @@ static_assert(sizeof(SeqInfo) == 16, "SeqInfo mirrors GLSL");
 
 // A weight matrix [rows, cols] (row-major, rows = output features), split by rows into parts that each
 // fit one storage-buffer binding. f16 elements are packed two per uint; a row may start mid-uint when
-// cols is odd (kernels index by element).
+// cols is odd (kernels index by element). Quantized types: cols is the logical width; each part holds
+// its rows padded to round_up(cols, 32) (layout in model/quant.h).
 struct WeightTensor {
     WeightType type = WeightType::f32;
     int64_t rows = 0, cols = 0;

@@ -49,7 +49,8 @@ void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& 
     if (path == MatmulPath::matvec) {
         const uint32_t groups = ceil_div(p.N, kMatvecRows);
         const uint32_t gx = std::min(groups, kMaxGroups);
-        dispatch_push(rec, *matvec_, set, p, gx, ceil_div(groups, gx), 1, "matvec");
+        const std::string label = "matvec " + std::to_string(p.N) + "x" + std::to_string(p.K); // per shape in profiles
+        dispatch_push(rec, *matvec_, set, p, gx, ceil_div(groups, gx), 1, label.c_str());
     } else {
         if (ceil_div(p.M, kTile) > kMaxGroups || ceil_div(p.N, kTile) > kMaxGroups)
             fail(Status::unsupported, "matmul: too many tiles for one dispatch");

@@ -7,13 +7,53 @@
 
 #define WPARTS 4
 
-#if defined(WTYPE_F16)
+#if defined(WTYPE_Q8_0) || defined(WTYPE_Q4_0)
+// Q8_0 / Q4_0 (layout in model/quant.h): per part, the quants of row n at uint n * WQ_ROWU(K) (K padded
+// to WQ_KP(K)), then from uint rows_per_part * WQ_ROWU(K) the f16 block scales, two per uint.
+#define WQUANT 1
+#define WSTORE uint
+#define WQ_KP(K) (((K) + 31u) & ~31u)
+#define WQ_NB(K) (WQ_KP(K) >> 5) // blocks per row
+#if defined(WTYPE_Q8_0)
+#define WQ_ROWU(K) (WQ_KP(K) >> 2)
+// int8 k of row n (4 per uint, low byte first)
+#define WQ_Q(arr, n, k, K) float(bitfieldExtract(int((arr)[(n) * WQ_ROWU(K) + ((k) >> 2)]), int(((k) & 3u) * 8u), 8))
+#else
+#define WQ_ROWU(K) (WQ_KP(K) >> 3)
+// nibble of k: byte (k % 16) of its block (4 uints), low nibble for k % 32 < 16, minus 8
+#define WQ_Q(arr, n, k, K) \
+    (float(((arr)[(n) * WQ_ROWU(K) + ((k) >> 5) * 4u + (((k) & 15u) >> 2)] >> (((k) & 3u) * 8u + (((k) & 16u) >> 2))) & 15u) - 8.0)
+#endif
+// scale of the block of (n, k)
+#define WQ_H(n, k, K) ((n) * WQ_NB(K) + ((k) >> 5))
+#define WQ_D(arr, n, k, K, rpp) (unpackHalf2x16((arr)[(rpp) * WQ_ROWU(K) + (WQ_H(n, k, K) >> 1)])[WQ_H(n, k, K) & 1u])
+// element (n, k) of a part: row n within the part, k < K
+#define WLOAD_RC(arr, n, k, K, rpp) (WQ_D(arr, n, k, K, rpp) * WQ_Q(arr, n, k, K))
+// 16-byte vectors (uvec4) of quants: row n of a part starts on vector n * WQ_ROWV(K) (rows are whole
+// blocks: Kp bytes (Q8_0) or Kp / 2 bytes (Q4_0), both multiples of 16). One vector holds WQ_VQ weights:
+// half a Q8_0 block or one whole Q4_0 block.
+#if defined(WTYPE_Q8_0)
+#define WQ_VQ 16u
+#else
+#define WQ_VQ 32u
+#endif
+#define WQ_ROWV(K) (WQ_ROWU(K) >> 2)
+// Q8_0: the 4 int8 of one quant uint (low byte first)
+vec4 wq8_unpack(uint u) { return vec4(ivec4(u << 24u, u << 16u, u << 8u, u) >> 24); }
+// Q4_0: the 4 low (element j) or high (element j + 16) nibbles of one quant uint, minus 8
+vec4 wq4_unpack_lo(uint u) { return vec4(uvec4(u, u >> 8u, u >> 16u, u >> 24u) & 15u) - 8.0; }
+vec4 wq4_unpack_hi(uint u) { return vec4(uvec4(u >> 4u, u >> 12u, u >> 20u, u >> 28u) & 15u) - 8.0; }
+#elif defined(WTYPE_F16)
 #define WSTORE uint
 // element i of a packed-half array
 #define WLOAD(arr, i) (unpackHalf2x16((arr)[(i) >> 1])[(i) & 1u])
 #else
 #define WSTORE float
 #define WLOAD(arr, i) ((arr)[(i)])
+#endif
+#ifndef WQUANT
+// element (n, k) of a part for every weight type: row n within the part (rows of K elements), k < K
+#define WLOAD_RC(arr, n, k, K, rpp) WLOAD(arr, (n) * (K) + (k))
 #endif
 
 // Per-sequence decode state written by the host before a submission and advanced on the GPU.

@@ -37,9 +37,9 @@ void main() {
     if (t >= pc.n_tokens) return; // whole workgroup: uniform
     const uint id = min(tokens[pc.tok_offset + t], pc.vocab - 1u);
     const uint part = id / pc.rows_per_part; // uniform
-    const uint eb = (id - part * pc.rows_per_part) * pc.H;
+    const uint r = id - part * pc.rows_per_part; // row within the part
     const uint H = min(pc.H, MAXH);
-    for (uint i = tid; i < H; i += WG) xs[i] = WLOAD(ep[part].w, eb + i);
+    for (uint i = tid; i < H; i += WG) xs[i] = WLOAD_RC(ep[part].w, r, i, pc.H, pc.rows_per_part);
     barrier();
 
     const uint e = pc.e, f = pc.f, kw = pc.k, p = pc.e / pc.f, td = pc.td;

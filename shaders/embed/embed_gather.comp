@@ -18,6 +18,6 @@ void main() {
     if (t >= pc.n_tokens) return;
     const uint id = min(tokens[pc.tok_offset + t], pc.vocab - 1u);
     const uint part = id / pc.rows_per_part; // uniform
-    const uint eb = (id - part * pc.rows_per_part) * pc.d, ob = t * pc.d;
-    for (uint i = gl_LocalInvocationID.x; i < pc.d; i += WG) o[ob + i] = WLOAD(ep[part].w, eb + i);
+    const uint r = id - part * pc.rows_per_part, ob = t * pc.d; // row within the part
+    for (uint i = gl_LocalInvocationID.x; i < pc.d; i += WG) o[ob + i] = WLOAD_RC(ep[part].w, r, i, pc.d, pc.rows_per_part);
 }

@@ -9,6 +9,7 @@
 // in(m, k) by flags: x[m][k] | RMSNorm(x[m]) [k] * norm_w[k] | silu(x[m][k]) * x[m][K + k]. For RMSNorm
 // the tile holds x * norm_w while each thread accumulates sum x^2 of the rows it loads; the per-row scale
 // 1/sqrt(mean + eps) is applied to the finished dot products (it factors out of the sum over k).
+// Quantized weights (Q8_0 / Q4_0) are dequantized element by element in the W-tile load (WLOAD_RC).
 // Bindings and push constants are identical to matvec.comp; mirrored by vkc::MatmulPush.
 #include "common/types.glsl"
 
@@ -43,13 +44,13 @@ shared vec4 Bs[BK][BN / 4 + 1]; // Bs[k][n / 4][n % 4] = W[n0 + n][k0 + k]
 // W[n][k] where the tile straddles two parts (rows_per_part not a multiple of 64): the part index is not
 // uniform, so select the binding with constant indices (valid without non-uniform descriptor indexing).
 float wget(uint n, uint k) {
-    const uint p = n / pc.rows_per_part;
-    const uint e = (n - p * pc.rows_per_part) * pc.K + k;
+    const uint p = n / pc.rows_per_part, K = pc.K, rpp = pc.rows_per_part;
+    const uint r = n - p * rpp; // row within the part
     switch (p) {
-    case 0: return WLOAD(wp[0].w, e);
-    case 1: return WLOAD(wp[1].w, e);
-    case 2: return WLOAD(wp[2].w, e);
-    default: return WLOAD(wp[3].w, e);
+    case 0: return WLOAD_RC(wp[0].w, r, k, K, rpp);
+    case 1: return WLOAD_RC(wp[1].w, r, k, K, rpp);
+    case 2: return WLOAD_RC(wp[2].w, r, k, K, rpp);
+    default: return WLOAD_RC(wp[3].w, r, k, K, rpp);
     }
 }
 
@@ -70,7 +71,7 @@ void load_slice(uint k0, uint tx, uint ty, uint m0, uint n0, uint p0, bool one_p
     if (one_part) {
         for (uint i = 0; i < 4u; ++i) {
             const uint n = min(n0 + ty + 16u * i, pc.N - 1u);
-            rw[i] = WLOAD(wp[p0].w, (n - p0 * pc.rows_per_part) * K + kc);
+            rw[i] = WLOAD_RC(wp[p0].w, n - p0 * pc.rows_per_part, kc, K, pc.rows_per_part); // dequantized here
         }
     } else {
         for (uint i = 0; i < 4u; ++i) rw[i] = wget(min(n0 + ty + 16u * i, pc.N - 1u), kc);

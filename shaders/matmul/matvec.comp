@@ -21,12 +21,18 @@ layout(local_size_x_id = 0) in;
 #define MM_IN_RMSNORM 2u
 #define MM_IN_SWIGLU 4u
 
-#if defined(WTYPE_F16)
+#if defined(WQUANT)
+#define WVEC uvec4     // 16 bytes of quants: WQ_VQ weights (types.glsl)
+#elif defined(WTYPE_F16)
 #define VE 8u          // elements per 16-byte vector
 #define WVEC uvec4
 #else
 #define VE 4u
 #define WVEC vec4
+#endif
+
+#ifndef WQUANT
+#define VEC_ROWS (K % VE == 0u)
 #endif
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -56,7 +62,26 @@ float in_val(uint xb, uint k, inout float ss) {
 }
 
 // dot of 8 (f16) / 4 (f32) weights with 8 / 4 inputs
-#if defined(WTYPE_F16)
+#if defined(WTYPE_Q8_0)
+// sum of the 16 int8 quants of u times xv (the block scale is applied by the caller)
+float qdot(uvec4 u, float xv[WQ_VQ]) {
+    return dot(wq8_unpack(u.x), vec4(xv[0], xv[1], xv[2], xv[3])) +
+           dot(wq8_unpack(u.y), vec4(xv[4], xv[5], xv[6], xv[7])) +
+           dot(wq8_unpack(u.z), vec4(xv[8], xv[9], xv[10], xv[11])) +
+           dot(wq8_unpack(u.w), vec4(xv[12], xv[13], xv[14], xv[15]));
+}
+#elif defined(WQUANT)
+// one Q4_0 block: byte j of u holds element j (low nibble) and j + 16 (high nibble)
+float qdot(uvec4 u, float xv[WQ_VQ]) {
+    float s = 0.0;
+    for (uint c = 0; c < 4u; ++c) {
+        const uint j = c * 4u;
+        s += dot(wq4_unpack_lo(u[c]), vec4(xv[j], xv[j + 1u], xv[j + 2u], xv[j + 3u])) +
+             dot(wq4_unpack_hi(u[c]), vec4(xv[j + 16u], xv[j + 17u], xv[j + 18u], xv[j + 19u]));
+    }
+    return s;
+}
+#elif defined(WTYPE_F16)
 float vdot(uvec4 u, float xv[VE]) {
     return dot(unpackHalf2x16(u.x), vec2(xv[0], xv[1])) + dot(unpackHalf2x16(u.y), vec2(xv[2], xv[3])) +
            dot(unpackHalf2x16(u.z), vec2(xv[4], xv[5])) + dot(unpackHalf2x16(u.w), vec2(xv[6], xv[7]));
@@ -75,12 +100,26 @@ void main() {
 
     // Weight row r of this workgroup: its part (uniform index) and first element within the part.
     // Columns past N are clamped to N-1 (loads stay in bounds; their results are not written).
+#ifdef WQUANT
+    // quantized: eb[r] = first quant vector of the row, hb[r] = half index of its first block scale
+    uint part[NR], eb[NR], hb[NR];
+    for (uint r = 0; r < NR; ++r) {
+        const uint n = min(n0 + r, pc.N - 1u);
+        part[r] = n / pc.rows_per_part;
+        const uint rp = n - part[r] * pc.rows_per_part;
+        eb[r] = rp * WQ_ROWV(K);
+        hb[r] = rp * WQ_NB(K);
+    }
+    const uint sbase = pc.rows_per_part * WQ_ROWU(K); // uint offset of the scales in every part
+    const uint nvec = WQ_ROWV(K);                    // quant vectors per (padded) row
+#else
     uint part[NR], eb[NR];
     for (uint r = 0; r < NR; ++r) {
         const uint n = min(n0 + r, pc.N - 1u);
         part[r] = n / pc.rows_per_part;
         eb[r] = (n - part[r] * pc.rows_per_part) * K;
     }
+#endif
 
     for (uint m0 = 0; m0 < pc.M; m0 += MB) {
         const uint mc = min(MB, pc.M - m0); // active rows in this pass (uniform)
@@ -92,7 +131,33 @@ void main() {
             for (uint r = 0; r < NR; ++r) acc[r][i] = 0.0;
         }
 
-        if (K % VE == 0u) {
+#ifdef WQUANT
+        // Q8_0 / Q4_0 rows are whole blocks (zero-padded to WQ_KP(K)), so they always start on a 16-byte
+        // vector: each thread reads one vector (WQ_VQ quants) of each of the NR rows plus its block scale,
+        // dequantizes in registers and dots with the inputs; inputs past K (the padding) are not read.
+        for (uint v = tid; v < nvec; v += WG) {
+            const uint k = v * WQ_VQ, b = k >> 5;
+            WVEC wr[NR];
+            float d[NR];
+            for (uint r = 0; r < NR; ++r) wr[r] = wv[part[r]].v[eb[r] + v];
+            for (uint r = 0; r < NR; ++r) {
+                const uint h = hb[r] + b;
+                d[r] = unpackHalf2x16(wp[part[r]].w[sbase + (h >> 1)])[h & 1u];
+            }
+            const bool full = k + WQ_VQ <= K;
+            for (uint i = 0; i < MB; ++i) {
+                if (i >= mc) break;
+                float xv[WQ_VQ];
+                if (full) {
+                    for (uint j = 0; j < WQ_VQ; ++j) xv[j] = in_val(xb[i], k + j, ss[i]);
+                } else {
+                    for (uint j = 0; j < WQ_VQ; ++j) xv[j] = k + j < K ? in_val(xb[i], k + j, ss[i]) : 0.0;
+                }
+                for (uint r = 0; r < NR; ++r) acc[r][i] += d[r] * qdot(wr[r], xv);
+            }
+        }
+#else
+        if (VEC_ROWS) {
             // every row starts on a 16-byte vector: each thread reads whole vectors of NR rows
             for (uint k = tid * VE; k < K; k += WG * VE) {
                 WVEC wr[NR];
@@ -115,6 +180,7 @@ void main() {
                 }
             }
         }
+#endif
 
         // Reduction of the nv active values (dot products of active rows, then their sums of squares):
         // step 1, thread p sums entries c, c + 16, ... of value v (p = v * 16 + c); step 2 sums the 16.

@@ -35,8 +35,9 @@ LIBDIR=$(PKG_CONFIG_PATH=$PC pkg-config --variable=libdir vkconvgpt)
 test -f "$TMP/prefix/include/vkconvgpt.h"
 
 # 1. pkg-config, plain C99 with warnings as errors.
-cc -std=c99 -Wall -Wextra -pedantic -Werror "$SRC/tests/host/example.c" -o "$TMP/example" \
-  $(PKG_CONFIG_PATH=$PC pkg-config --cflags --libs vkconvgpt)
+# CC / CFLAGS / LDFLAGS: set by the sanitizer build (the CMake package build below reads them too).
+${CC:-cc} ${CFLAGS:-} -std=c99 -Wall -Wextra -pedantic -Werror "$SRC/tests/host/example.c" -o "$TMP/example" \
+  $(PKG_CONFIG_PATH=$PC pkg-config --cflags --libs vkconvgpt) ${LDFLAGS:-}
 GOT=$(LD_LIBRARY_PATH=$LIBDIR "$TMP/example" "$FIX/v1-tiny-tied/f32" "$PROMPT" "$N" f32)
 if [ "$GOT" != "$WANT" ]; then
   echo "install_check: pkg-config build: got  $GOT"; echo "install_check: expected         $WANT"; exit 1

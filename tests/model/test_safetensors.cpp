@@ -392,3 +392,28 @@ TEST(SafetensorsBad, PaddingAndEmptyHeaderAccepted) {
     EXPECT_EQ(f->metadata().at("k"), "v");
     EXPECT_EQ(f->tensors().at("z").numel(), 0);
 }
+
+// The in-memory entry points the fuzz targets use (tests/fuzz/fuzz_safetensors*.cpp) parse and check
+// exactly like the file readers.
+TEST(Safetensors, FromMemoryAndIndexText) {
+    const float v[2] = {1.5f, -2.0f};
+    std::string data(reinterpret_cast<const char*>(v), sizeof v);
+    const std::string img = raw_st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", data);
+    auto f = SafetensorsFile::from_memory(reinterpret_cast<const uint8_t*>(img.data()), img.size(), "mem");
+    ASSERT_EQ(f->tensors().count("w"), 1u);
+    float out[2];
+    tensor_to_f32(f->tensors().at("w"), out);
+    EXPECT_EQ(out[0], 1.5f);
+    EXPECT_EQ(out[1], -2.0f);
+    expect_error([&] { SafetensorsFile::from_memory(reinterpret_cast<const uint8_t*>(img.data()), 5, "mem"); },
+                 Status::io_error, {"mem", "truncated"});
+    expect_error([&] { SafetensorsFile::from_memory(reinterpret_cast<const uint8_t*>(img.data()), img.size() - 1, "mem"); },
+                 Status::io_error, {"mem", "tensor 'w'"});
+
+    const auto wm = parse_safetensors_index(R"({"weight_map": {"b": "s2.safetensors", "a": "s1.safetensors"}})", "idx");
+    ASSERT_EQ(wm.size(), 2u);
+    EXPECT_EQ(wm[0], (std::pair<std::string, std::string>("a", "s1.safetensors")));
+    expect_error([] { parse_safetensors_index(R"({"weight_map": {"a": "../x"}})", "idx"); }, Status::invalid_model,
+                 {"idx", "plain file name"});
+    expect_error([] { parse_safetensors_index("[]", "idx"); }, Status::invalid_model, {"idx", "not a JSON object"});
+}

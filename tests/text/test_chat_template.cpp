@@ -201,6 +201,21 @@ TEST(ChatTemplate, UnsupportedConstructsAreRefusedWithWhereAndWhy) {
     expect_error([] { render_chat("{{ '%s' % 'x' }}", one, false, "", ""); }, Status::unsupported, {"printf-style"});
 }
 
+// Found by tests/fuzz/fuzz_chat_template (corpus/chat_template/crash-*): malformed escapes and numeric
+// literals threw std::invalid_argument / std::out_of_range out of the parser instead of vkc::Error.
+TEST(ChatTemplate, MalformedLiteralsAreErrorsNotCrashes) {
+    expect_error([] { ChatTemplate("{{ '\\xzz' }}"); }, Status::unsupported, {"bad escape in string literal", "line 1"});
+    expect_error([] { ChatTemplate("{{ '\\u12' }}"); }, Status::unsupported, {"bad escape in string literal"});
+    expect_error([] { ChatTemplate("{{ '\\x+1' }}"); }, Status::unsupported, {"bad escape in string literal"});
+    expect_error([] { ChatTemplate("{{ '\\U00110000' }}"); }, Status::unsupported, {"names no Unicode character"});
+    expect_error([] { ChatTemplate("{{ '\\ud800' }}"); }, Status::unsupported, {"names no Unicode character"});
+    expect_error([] { ChatTemplate("\n{{ 99999999999999999999 }}"); }, Status::unsupported,
+                 {"integer literal 99999999999999999999 is too large", "line 2"});
+    EXPECT_EQ(render_chat("{{ '\\x41\\u00e9\\U0001F600' }}", one, false, "", ""), "A\u00e9\U0001F600");
+    EXPECT_EQ(render_chat("{{ 1e999 > 1 }} {{ 1e-999 == 0 }} {{ 9223372036854775807 }}", one, false, "", ""),
+              "True True 9223372036854775807");
+}
+
 TEST(ChatTemplate, ChatMLFallback) {
     EXPECT_EQ(vkc::render_chatml(with_system, true),
               "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n Hello! <|im_end|>\n"

@@ -14,6 +14,7 @@
 #include "host/text/tokenizer.h"
 #include "host/text/unicode.h"
 #include "runtime/status.h"
+#include "tests/common/test_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -403,4 +404,32 @@ TEST_F(SentencePiece, DirectoryWithConfig) {
     EXPECT_EQ(ids[0], tok->special().bos);
     EXPECT_EQ(tok->chat_template(), "{{ bos_token }}");
     fs::remove(*dir_ / "tokenizer_config.json");
+}
+
+// Found by tests/fuzz/fuzz_tokenizer_config (corpus/tokenizer_config/crash-*): malformed tokenizer_config.json
+// content threw nlohmann::json::type_error / std::invalid_argument out of Tokenizer::load instead of vkc::Error.
+TEST_F(SentencePiece, MalformedAddedTokensDecoderIsInvalidModel) {
+    for (const char* cfg : {R"({"added_tokens_decoder": {"x": {"content": "<x>"}}})",
+                            R"({"added_tokens_decoder": {"99999999999": {"content": "<x>"}}})",
+                            R"({"added_tokens_decoder": {"5": 3}})", R"({"added_tokens_decoder": {"5": {"content": 3}}})"}) {
+        SCOPED_TRACE(cfg);
+        write(*dir_ / "tokenizer_config.json", cfg);
+        vkc::test::expect_error([&] { Tokenizer::load(dir_->string()); }, Status::invalid_model,
+                                {"tokenizer_config.json", "added_tokens_decoder"});
+    }
+    fs::remove(*dir_ / "tokenizer_config.json");
+}
+
+TEST(TokenizerConfig, FromTextAndMalformedChatTemplates) {
+    const std::string tok_json = R"({"added_tokens": [{"id": 0, "content": "<s>", "special": true}],
+        "model": {"type": "BPE", "vocab": {"<s>": 0, "a": 1, "b": 2, "ab": 3}, "merges": ["a b"]}})";
+    auto tok = Tokenizer::load_json(tok_json, R"({"bos_token": "<s>", "add_bos_token": true,
+        "chat_template": [7, {"name": 5}, {"name": "tool_use", "template": 1}, {"name": "default", "template": "T"}]})");
+    EXPECT_EQ(tok->chat_template(), "T");
+    EXPECT_EQ(tok->encode("ab", true), (std::vector<int32_t>{0, 3}));
+    vkc::test::expect_error([&] { Tokenizer::load_json(tok_json, R"({"chat_template": [{"name": "default", "template": 3}]})"); },
+                            Status::invalid_model, {"chat_template 'default' is not a string"});
+    vkc::test::expect_error([&] { Tokenizer::load_json(tok_json, "[1]"); }, Status::invalid_model, {"not an object"});
+    vkc::test::expect_error([&] { Tokenizer::load_json(tok_json, "{"); }, Status::invalid_model, {"not valid JSON"});
+    vkc::test::expect_error([&] { Tokenizer::load_json("{}", ""); }, Status::invalid_model, {"tokenizer.json"});
 }

@@ -1,4 +1,4 @@
-// vkconvgpt-run bench --model DIR [-p 512] [-n 128] [-r 5] [--precision f16|f32] [-o md|json]
+// vkconvgpt-run bench --model DIR [--startup] [-p 512] [-n 128] [-r 5] [--weights f32|f16|q8_0|q4_0] [-o md|json]
 //                     [--positions 256,1024,...]
 // pp: prompt processing (one batched prefill of p tokens); tg: token generation (n decode steps after a
 // 32-token prompt). --positions: decode time per token after filling the context to each position.
@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "model/model.h"
+#include "tools/run/bench_startup.h"
 #include "tools/run/commands.h"
 
 namespace vkc::tool {
@@ -55,18 +56,23 @@ Runner add_bench(CLI::App& app) {
     sub->add_option("-p,--prompt-tokens", o->p, "prefill length for pp (0: skip)");
     sub->add_option("-n,--gen-tokens", o->n, "decode steps for tg (0: skip)");
     sub->add_option("-r,--repetitions", o->r, "repetitions (mean and standard deviation)");
-    sub->add_option("--precision", o->precision, "f16 (default) or f32 weights");
+    sub->add_option("--weights,--precision", o->precision, kWeightsHelp);
     sub->add_option("-o,--output", o->output, "md (default) or json");
     sub->add_option("--positions", o->positions, "comma-separated context positions for decode-cost-vs-position");
     sub->add_option("--device", o->device, "Vulkan device index");
     sub->add_flag("--profile", o->profile, "per-kernel GPU time of one decode step (timestamps)");
     sub->add_option("--max-batch", o->max_batch, "tokens per prefill chunk");
-    return [o]() {
-        if (o->precision != "f16" && o->precision != "f32")
-            fail(Status::invalid_argument, "--precision must be f16 or f32, not '" + o->precision + "'");
+    auto st = std::make_shared<std::pair<bool, bool>>(false, false); // --startup, --startup-child
+    sub->add_flag("--startup", st->first, "time from process start to first token, cold and warm pipeline cache");
+    sub->add_flag("--startup-child", st->second, "(internal: one --startup run)")->group("");
+    return [o, st]() {
+        if (st->first || st->second) { // bench_startup.cpp
+            StartupArgs a{o->model, o->precision, o->output, o->r, o->device, o->max_batch};
+            return st->second ? run_startup_child(a) : run_startup_bench(a);
+        }
         if (o->r < 1) fail(Status::invalid_argument, "-r must be >= 1");
         ModelOptions mo;
-        mo.weight_type = o->precision == "f32" ? WeightType::f32 : WeightType::f16;
+        mo.weight_type = weights_flag(o->precision);
         mo.device_index = o->device;
         mo.max_batch = o->max_batch;
         auto t_load = clock_type::now();

@@ -1,4 +1,4 @@
-// vkconvgpt-run eval --model DIR --ids 5,17,3 [--prefill N] [--precision f16|f32] --out FILE
+// vkconvgpt-run eval --model DIR --ids 5,17,3 [--prefill N] [--weights f32|f16|q8_0|q4_0] --out FILE
 // The first N ids go through one batched prefill, each remaining id through the replayed decode step;
 // writes safetensors with one F32 tensor `logits` [T, vocab].
 #include <cstdio>
@@ -38,7 +38,7 @@ Runner add_eval(CLI::App& app) {
     sub->add_option("--model", o->model, "checkpoint directory (config.json + safetensors)")->required();
     sub->add_option("--ids", o->ids, "comma-separated token ids")->required();
     sub->add_option("--prefill", o->prefill, "ids run as one batched prefill (default: all); the rest decode");
-    sub->add_option("--precision", o->precision, "weight precision on the GPU: f16 (default) or f32");
+    sub->add_option("--weights,--precision", o->precision, kWeightsHelp);
     sub->add_option("--out", o->out, "output safetensors file")->required();
     sub->add_option("--device", o->device, "Vulkan device index");
     sub->add_option("--max-batch", o->max_batch, "tokens per prefill chunk");
@@ -48,10 +48,8 @@ Runner add_eval(CLI::App& app) {
         int prefill = o->prefill < 0 ? T : o->prefill;
         if (prefill > T) fail(Status::invalid_argument, "--prefill " + std::to_string(prefill) + " exceeds the " +
                                                             std::to_string(T) + " ids given");
-        if (o->precision != "f16" && o->precision != "f32")
-            fail(Status::invalid_argument, "--precision must be f16 or f32, not '" + o->precision + "'");
         ModelOptions mo;
-        mo.weight_type = o->precision == "f32" ? WeightType::f32 : WeightType::f16;
+        mo.weight_type = weights_flag(o->precision);
         mo.device_index = o->device;
         mo.max_batch = o->max_batch;
         auto model = Model::load(o->model, mo);

@@ -1,4 +1,4 @@
-// vkconvgpt-run perplexity --model DIR --file TEXT [--ctx 256] [--precision f16|f32] [--max-tokens N]
+// vkconvgpt-run perplexity --model DIR --file TEXT [--ctx 256] [--weights f32|f16|q8_0|q4_0] [--max-tokens N]
 // Perplexity and bits per byte of a text file, computed exactly as tools/train/train_demo.py does:
 // ids = the model folder's tokenizer applied to the whole file (no special tokens); windows of ctx
 // consecutive ids (the last one shorter); each window runs from a fresh sequence as one batched prefill
@@ -43,13 +43,12 @@ Runner add_perplexity(CLI::App& app) {
     sub->add_option("--model", o->model, "checkpoint directory (config.json, safetensors, tokenizer)")->required();
     sub->add_option("--file", o->file, "UTF-8 text file")->required();
     sub->add_option("--ctx", o->ctx, "ids per window (default 256)");
-    sub->add_option("--precision", o->precision, "weight precision on the GPU: f16 (default) or f32");
+    sub->add_option("--weights,--precision", o->precision, kWeightsHelp);
     sub->add_option("--max-tokens", o->max_tokens, "evaluate only the first N ids of the file");
     sub->add_option("--device", o->device, "Vulkan device index");
     sub->add_option("--max-batch", o->max_batch, "tokens per prefill chunk");
     return [o]() {
-        if (o->precision != "f16" && o->precision != "f32")
-            fail(Status::invalid_argument, "--precision must be f16 or f32, not '" + o->precision + "'");
+        weights_flag(o->precision); // validated before the text is read
         if (o->ctx < 1) fail(Status::invalid_argument, "--ctx must be >= 1, got " + std::to_string(o->ctx));
         const std::string text = read_file(o->file);
         // TODO(lead): the tokenizer lives in the vkconvgpt library: vkconvgpt-run must link it
@@ -65,7 +64,7 @@ Runner add_perplexity(CLI::App& app) {
         if (ids.empty()) fail(Status::invalid_argument, "--file: " + o->file + " has no tokens");
 
         ModelOptions mo;
-        mo.weight_type = o->precision == "f32" ? WeightType::f32 : WeightType::f16;
+        mo.weight_type = weights_flag(o->precision);
         mo.device_index = o->device;
         mo.max_batch = o->max_batch;
         auto model = Model::load(o->model, mo);

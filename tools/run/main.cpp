@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     add(vkc::tool::add_tokenize);
     add(vkc::tool::add_generate);
     add(vkc::tool::add_chat);
+    add(vkc::tool::add_quantize);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

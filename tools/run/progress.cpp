@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "tools/run/commands.h"
+
 namespace vkc::tool {
 
 void check(vkc_status st, const std::string& what) {
@@ -67,7 +69,7 @@ vkc_sampler* make_sampler(const SamplingOpts& o) {
 
 void add_model_flags(CLI::App* sub, ModelOpts& o) {
     sub->add_option("--model", o.model, "checkpoint directory (config.json + safetensors [+ tokenizer])")->required();
-    sub->add_option("--precision", o.precision, "weight precision on the GPU: f16 (default) or f32");
+    sub->add_option("--weights,--precision", o.precision, kWeightsHelp);
     sub->add_option("--device", o.device, "Vulkan device index");
     sub->add_option("--ctx", o.ctx, "context length in tokens (default: the model's)");
 }
@@ -89,10 +91,12 @@ bool on_progress(float p, void* user) {
 } // namespace
 
 vkc_model* load_model(const ModelOpts& o) {
-    if (o.precision != "f16" && o.precision != "f32")
-        throw std::runtime_error("--precision must be f16 or f32, not '" + o.precision + "'");
     vkc_model_params p = vkc_model_default_params();
-    p.precision = o.precision == "f32" ? VKC_PRECISION_F32 : VKC_PRECISION_F16;
+    const WeightType wt = weights_flag(o.precision);
+    p.precision = wt == WeightType::f32    ? VKC_PRECISION_F32
+                  : wt == WeightType::q8_0 ? VKC_PRECISION_Q8_0
+                  : wt == WeightType::q4_0 ? VKC_PRECISION_Q4_0
+                                           : VKC_PRECISION_F16;
     p.device_index = o.device;
     Bar bar;
     const bool tty = isatty(2);

@@ -1,0 +1,98 @@
+// Model::decode_batch (one decode step for several sequences in shared kernels): every row equals the
+// logits of a twin sequence decoded alone, bit for bit (the matvec path computes each row the same way
+// at any batch size), while the batch changes size, order and members, a member is destroyed and
+// replaced, and members sit at different positions. v1 in its three fixture layouts (tied, untied head,
+// sliding window); v2 through the base class's one-at-a-time path.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "model/model.h"
+#include "tests/common/test_env.h"
+
+using namespace vkc;
+using namespace vkc::test;
+
+namespace {
+
+class DecodeBatch : public VkTest {};
+
+struct Pair {
+    std::unique_ptr<Sequence> batched, alone;
+};
+
+Pair make_pair(Model& m, int prompt_len, int seed) {
+    Pair p{m.new_sequence(64), m.new_sequence(64)};
+    std::vector<int32_t> ids(prompt_len);
+    for (int i = 0; i < prompt_len; ++i) ids[i] = (seed * 37 + i * 11) % m.vocab_size();
+    p.batched->prefill(ids.data(), prompt_len, Logits::none, nullptr);
+    p.alone->prefill(ids.data(), prompt_len, Logits::none, nullptr);
+    return p;
+}
+
+// One batched step over pairs[order[i]], checked row by row against the lone twins.
+void step(Model& m, std::vector<Pair>& pairs, const std::vector<int>& order, int t) {
+    const size_t V = (size_t)m.vocab_size();
+    std::vector<Sequence*> seqs;
+    std::vector<int32_t> ids;
+    for (int k : order) {
+        seqs.push_back(pairs[k].batched.get());
+        ids.push_back(int32_t((t * 13 + k * 7 + 1) % V));
+    }
+    std::vector<float> rows(order.size() * V), one(V);
+    m.decode_batch(seqs.data(), ids.data(), (int)order.size(), rows.data());
+    for (size_t i = 0; i < order.size(); ++i) {
+        Pair& p = pairs[order[i]];
+        p.alone->decode(ids[i], one.data());
+        EXPECT_EQ(p.batched->pos(), p.alone->pos());
+        const std::vector<float> row(rows.begin() + i * V, rows.begin() + (i + 1) * V);
+        EXPECT_EQ(row, one) << "step " << t << ", batch row " << i << " (pair " << order[i] << ")";
+    }
+}
+
+void run_schedule(const std::string& dir) {
+    SCOPED_TRACE(dir);
+    ModelOptions o;
+    o.validation = true;
+    o.pipeline_cache_path = "";
+    auto m = Model::load(fixtures_dir() + dir, o);
+    std::vector<Pair> pairs;
+    for (int k = 0; k < 4; ++k) pairs.push_back(make_pair(*m, 3 + 5 * k, k));
+    int t = 0;
+    step(*m, pairs, {0, 1, 2, 3}, t++);
+    step(*m, pairs, {0, 1, 2, 3}, t++); // the recorded step replayed
+    step(*m, pairs, {3, 1}, t++);       // fewer members, another order
+    step(*m, pairs, {1, 3, 0}, t++);
+    pairs[1] = make_pair(*m, 9, 42);    // a member destroyed and replaced (maybe at the same address)
+    step(*m, pairs, {1, 3, 0}, t++);
+    step(*m, pairs, {2}, t++);          // a batch of one
+    step(*m, pairs, {0, 1, 2, 3}, t++);
+}
+
+TEST_F(DecodeBatch, V1TiedEqualsSingleDecodes) { run_schedule("/v1-tiny-tied/f32"); }
+TEST_F(DecodeBatch, V1UntiedEqualsSingleDecodes) { run_schedule("/v1-tiny-untied/f32"); }
+TEST_F(DecodeBatch, V1SlidingWindowEqualsSingleDecodes) { run_schedule("/v1-tiny-swa/bf16"); }
+TEST_F(DecodeBatch, V2DecodesInTurn) { run_schedule("/v2-tiny"); }
+
+// Bad batches are rejected before any sequence moves.
+TEST_F(DecodeBatch, RejectsBadBatches) {
+    ModelOptions o;
+    o.validation = true;
+    o.pipeline_cache_path = "";
+    auto m = Model::load(fixtures_dir() + "/v1-tiny-tied/f32", o);
+    auto a = m->new_sequence(4), b = m->new_sequence(4);
+    Sequence* dup[2] = {a.get(), a.get()};
+    Sequence* ok[2] = {a.get(), b.get()};
+    const int32_t ids[2] = {1, 2}, bad[2] = {1, -1};
+    EXPECT_THROW(m->decode_batch(dup, ids, 2, nullptr), Error);
+    EXPECT_THROW(m->decode_batch(ok, bad, 2, nullptr), Error);
+    EXPECT_THROW(m->decode_batch(ok, ids, 0, nullptr), Error);
+    EXPECT_EQ(a->pos(), 0);
+    const int32_t fill[4] = {1, 2, 3, 4};
+    b->prefill(fill, 4, Logits::none, nullptr); // b is full
+    EXPECT_THROW(m->decode_batch(ok, ids, 2, nullptr), Error);
+    EXPECT_EQ(a->pos(), 0);
+}
+
+} // namespace
