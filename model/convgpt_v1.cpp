@@ -201,6 +201,7 @@ void V1Model::setup_batch() {
 }
 
 void V1Model::forget_sequence(Sequence* s) {
+    std::lock_guard<std::mutex> lock(submit_mutex()); // another thread may be in decode_batch
     if (std::find(batch_key.begin(), batch_key.end(), s) != batch_key.end()) batch_key.clear();
 }
 

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -26,6 +28,8 @@ class ServerProc {
 public:
     explicit ServerProc(std::vector<std::string> args) {
         log_ = ::testing::TempDir() + "/vkc_server_" + std::to_string(::getpid()) + ".log";
+        std::remove(log_.c_str()); // never read a stale port from an earlier process of the same pid
+        { std::ofstream create(log_); }
         args.insert(args.begin(), VKC_SERVER_BIN);
         pid_ = ::fork();
         if (pid_ == 0) {
@@ -37,8 +41,9 @@ public:
             ::execv(argv[0], argv.data());
             ::_exit(127);
         }
-        // Wait for "listening on http://127.0.0.1:PORT" (or the process's end); ctest's timeout bounds it.
+        // Wait for "listening on http://127.0.0.1:PORT", the process's end, or 180 s.
         const std::regex re("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
         for (;;) {
             std::ifstream in(log_);
             std::stringstream ss;
@@ -55,6 +60,10 @@ public:
                 ADD_FAILURE() << "server exited at start:\n" << text;
                 break;
             }
+            if (std::chrono::steady_clock::now() > deadline) {
+                ADD_FAILURE() << "server did not start in 180 s:\n" << text;
+                break;
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     }
@@ -65,7 +74,16 @@ public:
             ::waitpid(pid_, &status, 0);
         }
     }
-    bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
+    bool alive() const {
+        int status = 0;
+        return pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == 0; // a dead child is not alive (kill(0) says it is)
+    }
+    std::string log() const {
+        std::ifstream in(log_);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    }
     int port() const { return port_; }
     long rss_kb() const {
         std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
@@ -98,7 +116,7 @@ const auto* g_env = ::testing::AddGlobalTestEnvironment(new Env);
 
 httplib::Client client(bool key = true) {
     httplib::Client c("127.0.0.1", g_server->port());
-    c.set_read_timeout(600, 0);
+    c.set_read_timeout(300, 0); // per read; the waits below are bounded too
     if (key) c.set_default_headers({{"Authorization", std::string("Bearer ") + kKey}});
     return c;
 }
@@ -200,12 +218,26 @@ json metrics_gauges() {
     return g;
 }
 
-void wait_idle() { // until no slot is busy and nothing is queued (bounded by ctest's timeout)
+// Polls /metrics until pred(gauges) holds. Bounded: on timeout or a dead server it fails the test with
+// the last gauges and the server's log, so a hang in the server shows up as a diagnosis, not a ctest kill.
+bool wait_for_gauges(const std::function<bool(const json&)>& pred, const std::string& what, int seconds = 120) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    json g;
     for (;;) {
-        json g = metrics_gauges();
-        if (g.value("vkconvgpt_slots_busy", -1.0) == 0 && g.value("vkconvgpt_queue_length", -1.0) == 0) return;
+        g = metrics_gauges();
+        if (pred(g)) return true;
+        if (!g_server->alive() || std::chrono::steady_clock::now() > deadline) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    ADD_FAILURE() << "waiting for " << what << (g_server->alive() ? ": timed out" : ": the server died")
+                  << "\nlast gauges: " << g.dump() << "\nserver log:\n" << g_server->log();
+    return false;
+}
+
+bool wait_idle() { // until no slot is busy and nothing is queued
+    return wait_for_gauges([](const json& g) {
+        return g.value("vkconvgpt_slots_busy", -1.0) == 0 && g.value("vkconvgpt_queue_length", -1.0) == 0;
+    }, "an idle server");
 }
 
 json completion(const std::string& prompt, int max_tokens) {
@@ -346,12 +378,11 @@ TEST(Server, KilledClientsFreeSlotsAndQueueIs429BeyondBound) {
     std::vector<std::thread> th;
     for (int i = 0; i < 16; ++i)
         th.emplace_back([&, i] { ss[i] = stream("/v1/completions", completion("In the beginning " + std::to_string(i), 200), -1, &abort); });
-    for (;;) {
-        json g = metrics_gauges();
-        if (g.value("vkconvgpt_slots_busy", 0.0) == 8 && g.value("vkconvgpt_queue_length", 0.0) == 8) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    expect_error(post("/v1/completions", completion("x", 2).dump()), 429, "busy");
+    const bool full = wait_for_gauges([](const json& g) {
+        return g.value("vkconvgpt_slots_busy", 0.0) == 8 && g.value("vkconvgpt_queue_length", 0.0) == 8;
+    }, "8 busy slots and 8 queued requests");
+    if (!full) abort = true;
+    if (full) expect_error(post("/v1/completions", completion("x", 2).dump()), 429, "busy");
     const double disconnects_before = metrics_gauges().value("vkconvgpt_client_disconnects_total", 0.0);
     abort = true; // every client closes its connection mid-stream (queued ones at their next keep-alive)
     for (auto& t : th) t.join();
