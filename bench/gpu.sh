@@ -4,6 +4,7 @@
 # it to $OUT/gpu_report.md when $OUT is set.
 #   bash bench/gpu.sh [BIN_DIR] [FIXTURES_DIR]
 # MODE=quick: no fixtures; f16 bench and decode profile of both presets only (for tuning iterations).
+# MODE=batch: only the decode_batch scaling rows (B = 1, 2, 4, 8 sequences per step) and a B = 8 profile.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/tools}
@@ -25,6 +26,13 @@ export VKCONVGPT_CACHE_DIR=/tmp/vkc-cache
 {
 echo "# vkconvgpt GPU report ($(date -u +%F))"; echo
 echo '```'; "$run" info; echo '```'; echo
+batch_rows() { # decode_batch scaling on convgpt-v1-164m f16 (the server's batched step)
+  "$run" init-model --preset convgpt-v1-164m --out /tmp/convgpt-v1-164m 2>/dev/null
+  echo "## convgpt-v1-164m f16: B sequences per decode step (aggregate tokens/s)"; echo
+  for b in 1 2 4 8; do "$run" bench --model /tmp/convgpt-v1-164m -p 0 -n 128 -r 3 --batch $b | grep '| tg'; done; echo
+  "$run" bench --model /tmp/convgpt-v1-164m -p 0 -n 0 --batch 8 --profile | head -n 40; echo
+}
+if [ "${MODE:-full}" = batch ]; then batch_rows; exit 0; fi
 if [ "${MODE:-full}" = quick ]; then
   for preset in convgpt-v1-164m convgpt-v2-200m; do
     "$run" init-model --preset $preset --out /tmp/$preset 2>/dev/null
@@ -58,6 +66,7 @@ for preset in convgpt-v1-164m convgpt-v2-200m; do
   for p in f16 f32 q8_0 q4_0; do "$run" bench --model /tmp/$preset --weights $p -p 512 -n 128 -r 5; echo; done
   "$run" bench --model /tmp/$preset -p 0 -n 0 --profile | head -n 30; echo
 done
+batch_rows
 echo "## convgpt-v2-200m decode cost vs position (f16)"; echo
 "$run" bench --model /tmp/convgpt-v2-200m -p 0 -n 0 -r 4 --positions 256,1024,4096,16384 --max-batch 512
 echo; echo "## convgpt-v1-164m decode cost vs position (f16)"; echo

@@ -38,7 +38,10 @@ public:
     V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx, const ModelOptions& opts);
     std::unique_ptr<Sequence> new_sequence(int ctx) override;
     void decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) override;
+    std::vector<std::pair<std::string, double>> profile_decode_batch(Sequence* const* seqs, const int32_t* ids,
+                                                                     int n) override;
     void forget_sequence(Sequence* s) override;
+    void check_batch(Sequence* const* seqs, int n) const;
     // Also bounded by one binding of the tied head's [rows, 8H] scale_up activations.
     int logits_rows_capacity() const override {
         int rows = Model::logits_rows_capacity();
@@ -71,6 +74,13 @@ public:
     BoundSet batch_head_gu, batch_head_down, batch_logits_set;
     std::unique_ptr<CommandBuffer> batch_cb;
     std::vector<Sequence*> batch_key;
+    // The batched rope / attention sets of the recorded batch (they name its sequences' caches):
+    // rebuilt with every re-record. Null when the device lacks the batched variants (per-row dispatches).
+    std::unique_ptr<DescriptorArena> batch_row_sets;
+    bool batch_attention = false;
+    std::unique_ptr<Arena> batch_scratch_arena;
+    BufferRef batch_scratch; // attention partials [batch_cap][batch_part_stride] (any row's split count)
+    uint32_t batch_part_stride = 0;
 
 private:
     void setup_batch();
@@ -90,6 +100,9 @@ public:
     uint32_t splits(int layer) const { return m_.c().layer_sliding[layer] ? splits_window_ : splits_full_; }
     const BoundSet& advance_set() const { return advance_set_; }
     const V1Model& owner() const { return m_; }
+    BatchRow batch_row(int layer) const {
+        return {seq_, kc_[layer], vc_[layer], (uint32_t)ctx_len_, splits(layer)};
+    }
 
 protected:
     void record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) override;
@@ -185,6 +198,16 @@ void V1Model::setup_batch() {
     const int sl = batch_io->reserve(int64_t(batch_cap) * C.vocab_size * 4);
     batch_io->allocate();
     batch_logits = batch_io->ref(sl);
+    batch_attention = opts_.batch_kernels && rope->batch_supported() && attn->batch_supported() &&
+                      batch_cap <= (int)kAttnMaxBatch;
+    if (batch_attention) { // room for the most splits any context gets
+        const uint32_t most = AttentionKernel::suggest_splits(1, C.n_heads, C.n_kv_heads, 1u << 30);
+        batch_part_stride = pad(AttentionKernel::scratch_bytes(1, C.n_heads, C.head_dim, most) / 4);
+        batch_scratch_arena = std::make_unique<Arena>(*ctx_, MemoryKind::device, "batch attention scratch");
+        const int ss = batch_scratch_arena->reserve(int64_t(batch_cap) * batch_part_stride * 4);
+        batch_scratch_arena->allocate();
+        batch_scratch = batch_scratch_arena->ref(ss);
+    }
     batch_sets = std::make_unique<DescriptorArena>(*ctx_);
     DescriptorArena& S = *batch_sets;
     for (const V1LayerWeights& lw : w.layers)
@@ -205,7 +228,8 @@ void V1Model::forget_sequence(Sequence* s) {
     if (std::find(batch_key.begin(), batch_key.end(), s) != batch_key.end()) batch_key.clear();
 }
 
-void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) {
+// Checks a decode_batch call: n distinct sequences of this model.
+void V1Model::check_batch(Sequence* const* seqs, int n) const {
     if (n <= 0) fail(Status::invalid_argument, "decode batch of " + std::to_string(n) + " sequences");
     for (int i = 0; i < n; ++i) {
         auto* v1 = dynamic_cast<V1Sequence*>(seqs[i]);
@@ -215,6 +239,10 @@ void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, flo
             if (seqs[j] == seqs[i])
                 fail(Status::invalid_argument, "decode batch: sequence " + std::to_string(i) + " appears twice");
     }
+}
+
+void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) {
+    check_batch(seqs, n);
     if (n == 1 || n > batch_cap) return Model::decode_batch(seqs, ids, n, logits);
     std::lock_guard<std::mutex> lock(submit_mutex());
     for (int i = 0; i < n; ++i) seqs[i]->check_step(ids[i]); // every id and room checked before any work
@@ -223,6 +251,7 @@ void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, flo
         batch_key.clear();
         std::vector<V1Sequence*> v1(n);
         for (int i = 0; i < n; ++i) v1[i] = static_cast<V1Sequence*>(seqs[i]);
+        batch_row_sets = std::make_unique<DescriptorArena>(*ctx_); // the previous batch's sets are unused now
         Recorder rec(batch_cb->begin(false));
         record_batch(rec, v1.data(), n);
         rec.host_read_barrier();
@@ -233,6 +262,29 @@ void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, flo
     batch_cb->submit_and_wait();
     for (int i = 0; i < n; ++i) seqs[i]->end_batched_step();
     if (logits) std::memcpy(logits, batch_logits.mapped, size_t(n) * c().vocab_size * 4);
+}
+
+std::vector<std::pair<std::string, double>> V1Model::profile_decode_batch(Sequence* const* seqs, const int32_t* ids,
+                                                                          int n) {
+    check_batch(seqs, n);
+    if (n == 1 || n > batch_cap) return Model::profile_decode_batch(seqs, ids, n);
+    std::lock_guard<std::mutex> lock(submit_mutex());
+    for (int i = 0; i < n; ++i) seqs[i]->check_step(ids[i]);
+    for (int i = 0; i < n; ++i) seqs[i]->begin_batched_step(ids[i]);
+    std::vector<V1Sequence*> v1(n);
+    for (int i = 0; i < n; ++i) v1[i] = static_cast<V1Sequence*>(seqs[i]);
+    TimestampQueries ts(*ctx_, 4096);
+    batch_key.clear(); // the recorded batch loses its descriptor sets
+    batch_row_sets = std::make_unique<DescriptorArena>(*ctx_);
+    CommandBuffer cb(*ctx_);
+    Recorder rec(cb.begin(true), &ts);
+    record_batch(rec, v1.data(), n);
+    rec.host_read_barrier();
+    cb.end();
+    for (int i = 0; i < n; ++i) seqs[i]->mark_pos_unknown();
+    cb.submit_and_wait();
+    for (int i = 0; i < n; ++i) seqs[i]->end_batched_step();
+    return ts.read(rec.labels(), rec.stamps());
 }
 
 void V1Model::record_batch(Recorder& rec, V1Sequence* const* s, int B) {
@@ -250,13 +302,22 @@ void V1Model::record_batch(Recorder& rec, V1Sequence* const* s, int B) {
         mmr(ms.qkv, lw.qkv, bs.x, bs.qkv, MM_IN_RMSNORM);
         QkNormRopePush rp{1, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim, C.rms_norm_eps,
                           C.rope_theta, QKR_NORM | QKR_ROPE, 0};
-        for (int r = 0; r < B; ++r) {
-            rp.ctx = (uint32_t)s[r]->capacity();
-            rope->record(rec, s[r]->row_sets(r).rope[i], rp);
-        }
         AttentionPush ap{1, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim,
                          C.layer_sliding[i] ? (uint32_t)C.sliding_window : 0u, 1.0f / std::sqrt((float)C.head_dim)};
-        for (int r = 0; r < B; ++r) attn->record(rec, s[r]->row_sets(r).attn[i], ap, s[r]->splits(i));
+        if (batch_attention) { // one rope and one split + combine for all rows
+            std::vector<BatchRow> rows;
+            for (int r = 0; r < B; ++r) rows.push_back(s[r]->batch_row(i));
+            rope->record_batch(rec, rope->bind_batch(*batch_row_sets, qkv, lw.q_norm, lw.k_norm, q, rows), rp, rows,
+                               bs.qkv, bs.q);
+            attn->record_batch(rec, attn->bind_batch(*batch_row_sets, q, att, batch_scratch, rows), ap, rows, bs.q,
+                               batch_part_stride);
+        } else { // per-row dispatches (independent rows: no barriers between them)
+            for (int r = 0; r < B; ++r) {
+                rp.ctx = (uint32_t)s[r]->capacity();
+                rope->record(rec, s[r]->row_sets(r).rope[i], rp);
+            }
+            for (int r = 0; r < B; ++r) attn->record(rec, s[r]->row_sets(r).attn[i], ap, s[r]->splits(i));
+        }
         mmr(ms.o, lw.o, bs.q, bs.x, MM_ACCUMULATE);
         mmr(ms.gu, lw.gate_up, bs.x, bs.gu, MM_IN_RMSNORM);
         mmr(ms.down, lw.down, bs.gu, bs.x, MM_IN_SWIGLU | MM_ACCUMULATE);

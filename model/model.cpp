@@ -213,6 +213,16 @@ void Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float
     for (int i = 0; i < n; ++i) seqs[i]->decode(ids[i], logits ? logits + i * V : nullptr);
 }
 
+std::vector<std::pair<std::string, double>> Model::profile_decode_batch(Sequence* const* seqs, const int32_t* ids,
+                                                                       int n) {
+    std::vector<std::pair<std::string, double>> all;
+    for (int i = 0; i < n; ++i) {
+        auto p = seqs[i]->profile_decode(ids[i]);
+        all.insert(all.end(), p.begin(), p.end());
+    }
+    return all;
+}
+
 void Sequence::decode(int32_t id, float* logits) {
     check_ids(&id, 1);
     std::lock_guard<std::mutex> lock(model_.submit_mutex());

@@ -32,6 +32,9 @@ struct ModelOptions {
     // decode_topk / prefill_topk. Off by default: on a 65k vocabulary it costs ~0.35 ms per step on an
     // H100 (bench --profile), more than it saves a caller that reads full logits anyway.
     bool gpu_topk = false;
+    // decode_batch runs rope and attention for all its sequences in one dispatch each (descriptor arrays
+    // of their caches) where the device allows; false: one dispatch per sequence (the fallback path).
+    bool batch_kernels = true;
     std::string pipeline_cache_path = "default"; // "default": PipelineCache::default_path(); "": none
     ProgressFn progress;                       // load progress; return false to cancel
 };
@@ -67,6 +70,10 @@ public:
     // turn; a model may override it to run the step in shared batched kernels (weights read once for
     // all rows). Results equal n separate decode() calls.
     virtual void decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits);
+    // One decode_batch step recorded with a GPU timestamp after every dispatch: (kernel label, ns) each
+    // (the base profiles the sequences' decode steps in turn). Advances every sequence like decode_batch.
+    virtual std::vector<std::pair<std::string, double>> profile_decode_batch(Sequence* const* seqs,
+                                                                             const int32_t* ids, int n);
     // Called by ~Sequence: drop anything recorded with the sequence's buffers.
     virtual void forget_sequence(Sequence*) {}
 

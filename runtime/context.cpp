@@ -346,6 +346,7 @@ std::unique_ptr<Context> Context::create(const ContextOptions& opts) {
     for (int i = 0; i < 3; ++i) L.max_workgroup_count[i] = pl.maxComputeWorkGroupCount[i];
     L.max_push_constants = pl.maxPushConstantsSize;
     L.max_bound_descriptor_sets = pl.maxBoundDescriptorSets;
+    L.max_storage_buffers = std::min(pl.maxPerStageDescriptorStorageBuffers, pl.maxDescriptorSetStorageBuffers);
     L.timestamp_period_ns = pl.timestampPeriod;
     L.timestamps = L.timestamps && pl.timestampComputeAndGraphics;
     VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};

@@ -63,6 +63,9 @@ struct DeviceLimits {
     uint32_t max_workgroup_count[3] = {0, 0, 0};
     uint32_t max_push_constants = 0;
     uint32_t max_bound_descriptor_sets = 0;
+    // min(maxPerStageDescriptorStorageBuffers, maxDescriptorSetStorageBuffers): storage buffers one
+    // compute pipeline may bind (Vulkan guarantees 4; the decode_batch kernels need 34)
+    uint32_t max_storage_buffers = 0;
     float timestamp_period_ns = 0;
     bool timestamps = false;
 };

@@ -19,6 +19,36 @@ struct AttentionSplitPush {
 };
 static_assert(sizeof(AttentionSplitPush) == 28, "AttentionSplitPush mirrors GLSL");
 
+// Mirror the BATCH pushes of attention.comp and qk_norm_rope.comp.
+struct AttentionBatchPush {
+    uint32_t B, nh, nkv, hd, window;
+    float scale;
+    uint32_t n_splits;    // the largest row split count (grid z = B * n_splits)
+    uint32_t stride;      // q / out row stride (floats)
+    uint32_t part_stride; // scratch floats per row
+    uint32_t splits[kAttnMaxBatch];
+};
+static_assert(sizeof(AttentionBatchPush) == 68 && sizeof(AttentionBatchPush) <= 128, "mirrors GLSL");
+struct QkNormRopeBatchPush {
+    uint32_t B, nh, nkv, hd;
+    float eps, theta;
+    uint32_t flags, in_stride, out_stride;
+    uint32_t ctx[kAttnMaxBatch];
+};
+static_assert(sizeof(QkNormRopeBatchPush) == 68 && sizeof(QkNormRopeBatchPush) <= 128, "mirrors GLSL");
+
+// The BATCH variants index descriptor arrays by workgroup (dynamically uniform) and bind up to
+// 4 + 3 * kAttnMaxBatch storage buffers (qk_norm_rope_batch; attention: 3 + 3 * kAttnMaxBatch).
+bool batch_capable(const Context& ctx) {
+    return ctx.features().dynamic_indexing && ctx.limits().max_storage_buffers >= 4 + 3 * kAttnMaxBatch;
+}
+
+// refs for a binding array of kAttnMaxBatch: rows' buffers, the unused tail repeating row 0's.
+template <class F>
+void push_rows(std::vector<BufferRef>& refs, const std::vector<BatchRow>& rows, F pick) {
+    for (uint32_t b = 0; b < kAttnMaxBatch; ++b) refs.push_back(pick(rows[b < rows.size() ? b : 0]));
+}
+
 void check(bool ok, const std::string& what) {
     if (!ok) fail(Status::invalid_argument, what);
 }
@@ -32,7 +62,42 @@ QkNormRopeKernel::QkNormRopeKernel(KernelEnv& env) {
     d.push_size = sizeof(QkNormRopePush);
     d.spec = {kQkWg};
     p_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    if (batch_capable(env.ctx)) {
+        d.shader = "qk_norm_rope_batch";
+        d.binding_counts = {1, 1, 1, kAttnMaxBatch, 1, kAttnMaxBatch, kAttnMaxBatch};
+        d.push_size = sizeof(QkNormRopeBatchPush);
+        batch_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    }
     for (int i = 0; i < 3; ++i) max_groups_[i] = env.ctx.limits().max_workgroup_count[i];
+}
+
+BoundSet QkNormRopeKernel::bind_batch(DescriptorArena& sets, const BufferRef& qkv, const BufferRef& q_norm_w,
+                                      const BufferRef& k_norm_w, const BufferRef& q_out,
+                                      const std::vector<BatchRow>& rows) const {
+    check(batch_ != nullptr, "qk_norm_rope: no batched variant on this device");
+    check(!rows.empty() && rows.size() <= kAttnMaxBatch, "qk_norm_rope: batch of 1..8 sequences");
+    std::vector<BufferRef> refs{qkv, q_norm_w, k_norm_w};
+    push_rows(refs, rows, [](const BatchRow& r) { return r.seq; });
+    refs.push_back(q_out);
+    push_rows(refs, rows, [](const BatchRow& r) { return r.kcache; });
+    push_rows(refs, rows, [](const BatchRow& r) { return r.vcache; });
+    return sets.bind(*batch_, refs);
+}
+
+void QkNormRopeKernel::record_batch(Recorder& rec, const BoundSet& set, const QkNormRopePush& push,
+                                    const std::vector<BatchRow>& rows, uint32_t qkv_stride,
+                                    uint32_t q_stride) const {
+    check(batch_ != nullptr && set.pipeline == batch_.get(), "qk_norm_rope: set not bound by bind_batch");
+    check(!rows.empty() && rows.size() <= kAttnMaxBatch, "qk_norm_rope: batch of 1..8 sequences");
+    check(qkv_stride >= (push.nh + 2 * push.nkv) * push.hd && q_stride >= push.nh * push.hd,
+          "qk_norm_rope: batch row strides smaller than a row");
+    QkNormRopePush one = push;
+    one.T = 1;
+    check_push(one);
+    QkNormRopeBatchPush bp{(uint32_t)rows.size(), push.nh, push.nkv, push.hd, push.eps, push.theta, push.flags,
+                           qkv_stride, q_stride, {}};
+    for (size_t b = 0; b < rows.size(); ++b) bp.ctx[b] = rows[b].ctx;
+    dispatch_push(rec, *batch_, set, bp, push.nh + 2 * push.nkv, (uint32_t)rows.size(), 1, "qk_norm_rope");
 }
 
 BoundSet QkNormRopeKernel::bind(DescriptorArena& sets, const BufferRef& qkv, const BufferRef& q_norm_w,
@@ -43,6 +108,11 @@ BoundSet QkNormRopeKernel::bind(DescriptorArena& sets, const BufferRef& qkv, con
 
 void QkNormRopeKernel::record(Recorder& rec, const BoundSet& set, const QkNormRopePush& push) const {
     if (push.T == 0) return;
+    check_push(push);
+    dispatch_push(rec, set, push, push.nh + 2 * push.nkv, push.T, 1, "qk_norm_rope");
+}
+
+void QkNormRopeKernel::check_push(const QkNormRopePush& push) const {
     check(push.nh > 0 && push.nkv > 0 && push.hd > 0, "qk_norm_rope: nh, nkv and hd must be positive");
     check(!(push.flags & QKR_ROPE) || push.hd % 2 == 0, "qk_norm_rope: RoPE needs an even head dim");
     check(!(push.flags & QKR_ROPE) || push.theta > 0.f, "qk_norm_rope: rope theta must be positive");
@@ -50,7 +120,6 @@ void QkNormRopeKernel::record(Recorder& rec, const BoundSet& set, const QkNormRo
     check(push.hd < 65536, "qk_norm_rope: head dim too large");
     check(push.T <= max_groups_[1] && push.nh + 2 * push.nkv <= max_groups_[0],
           "qk_norm_rope: too many tokens / heads for one dispatch");
-    dispatch_push(rec, set, push, push.nh + 2 * push.nkv, push.T, 1, "qk_norm_rope");
 }
 
 AttentionKernel::AttentionKernel(KernelEnv& env) {
@@ -70,6 +139,19 @@ AttentionKernel::AttentionKernel(KernelEnv& env) {
     d.shader = "attention_combine";
     d.spec = {128, 8, 128};
     combine_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    if (batch_capable(env.ctx)) {
+        d.binding_counts = {1, kAttnMaxBatch, kAttnMaxBatch, kAttnMaxBatch, 1, 1};
+        d.push_size = sizeof(AttentionBatchPush);
+        for (int v = 0; v < 2; ++v) {
+            const uint32_t* sp = v == 0 ? kSmallSpec : kLargeSpec;
+            d.spec = {sp[0], sp[1], sp[2]};
+            d.shader = "attention_split_batch";
+            split_batch_[v] = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+        }
+        d.shader = "attention_combine_batch";
+        d.spec = {128, 8, 128};
+        combine_batch_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    }
     for (int i = 0; i < 3; ++i) max_groups_[i] = env.ctx.limits().max_workgroup_count[i];
 }
 
@@ -77,6 +159,47 @@ BoundSet AttentionKernel::bind(DescriptorArena& sets, const BufferRef& q, const 
                                const BufferRef& vcache, const BufferRef& seq, const BufferRef& out,
                                const BufferRef& scratch) const {
     return sets.bind(*single_[0], {q, kcache, vcache, seq, out, scratch.valid() ? scratch : out});
+}
+
+BoundSet AttentionKernel::bind_batch(DescriptorArena& sets, const BufferRef& q, const BufferRef& out,
+                                     const BufferRef& scratch, const std::vector<BatchRow>& rows) const {
+    check(combine_batch_ != nullptr, "attention: no batched variant on this device");
+    check(!rows.empty() && rows.size() <= kAttnMaxBatch, "attention: batch of 1..8 sequences");
+    std::vector<BufferRef> refs{q};
+    push_rows(refs, rows, [](const BatchRow& r) { return r.kcache; });
+    push_rows(refs, rows, [](const BatchRow& r) { return r.vcache; });
+    push_rows(refs, rows, [](const BatchRow& r) { return r.seq; });
+    refs.push_back(out);
+    refs.push_back(scratch);
+    return sets.bind(*combine_batch_, refs);
+}
+
+void AttentionKernel::record_batch(Recorder& rec, const BoundSet& set, const AttentionPush& push,
+                                   const std::vector<BatchRow>& rows, uint32_t stride, uint32_t part_stride) const {
+    check(combine_batch_ != nullptr && set.pipeline == combine_batch_.get(), "attention: set not bound by bind_batch");
+    check(!rows.empty() && rows.size() <= kAttnMaxBatch, "attention: batch of 1..8 sequences");
+    check(push.nkv > 0 && push.nh % push.nkv == 0, "attention: nh must be a positive multiple of nkv");
+    check(push.hd > 0 && push.hd <= kMaxHeadDim, "attention: head dim must be in [1, 256]");
+    check(stride >= push.nh * push.hd, "attention: batch row stride smaller than a row");
+    AttentionBatchPush bp{(uint32_t)rows.size(), push.nh, push.nkv, push.hd, push.window, push.scale, 1, stride,
+                          part_stride, {}};
+    for (size_t b = 0; b < rows.size(); ++b) {
+        const BatchRow& r = rows[b];
+        check(r.n_splits >= 1 && r.n_splits <= kMaxSplits, "attention: n_splits must be in [1, 256]");
+        check(uint64_t(part_stride) * 4 >= scratch_bytes(1, push.nh, push.hd, r.n_splits),
+              "attention: batch row " + std::to_string(b) + ": part_stride below scratch_bytes(1, nh, hd, n_splits)");
+        bp.splits[b] = r.n_splits;
+        bp.n_splits = std::max(bp.n_splits, r.n_splits);
+    }
+    check(set.refs.size() == 3 + 3 * kAttnMaxBatch && set.refs.back().size >= uint64_t(part_stride) * 4 * rows.size(),
+          "attention: batch scratch smaller than rows x part_stride");
+    const int v = push.hd <= kSmallSpec[2] ? 0 : 1;
+    const uint32_t tiles = ceil_div(uint64_t(push.nh / push.nkv), v == 0 ? kSmallSpec[1] : kLargeSpec[1]);
+    check(tiles <= max_groups_[0] && push.nkv <= max_groups_[1] && bp.B * bp.n_splits <= max_groups_[2] &&
+              push.nh <= max_groups_[0],
+          "attention: too many heads for one dispatch");
+    dispatch_push(rec, *split_batch_[v], set, bp, tiles, push.nkv, bp.B * bp.n_splits, "attention_split");
+    dispatch_push(rec, *combine_batch_, set, bp, push.nh, bp.B, 1, "attention_combine");
 }
 
 VkDeviceSize AttentionKernel::scratch_bytes(uint32_t T, uint32_t nh, uint32_t hd, uint32_t n_splits) {

@@ -24,6 +24,15 @@ struct QkNormRopePush {
 };
 static_assert(sizeof(QkNormRopePush) == 32, "QkNormRopePush mirrors GLSL");
 
+// Most sequences one batched (decode_batch) dispatch takes: the BATCH variants' descriptor arrays.
+constexpr uint32_t kAttnMaxBatch = 8;
+
+// One sequence's side of a batched step: its position, caches, capacity and attention split count.
+struct BatchRow {
+    BufferRef seq, kcache, vcache;
+    uint32_t ctx = 0, n_splits = 1;
+};
+
 // qkv [T, (nh + 2 nkv) hd] (row t = q heads | k heads | v heads of token t at position p = seq.pos + t)
 //   -> q_out [T, nh hd] (normed + roped q), kcache / vcache [ctx, nkv, hd] row p (normed + roped k; v).
 // One workgroup per (head, token).
@@ -37,8 +46,18 @@ public:
     // Validates the push (QKR_ROPE needs an even hd); T == 0 records nothing.
     void record(Recorder& rec, const BoundSet& set, const QkNormRopePush& push) const;
 
+    // Batched decode (one token of each of rows.size() <= kAttnMaxBatch sequences, qkv row b at
+    // b * qkv_stride floats, q_out row b at b * q_stride): one dispatch whose rows equal single-sequence
+    // records. Only where batch_supported() (dynamic indexing of storage-buffer arrays, 28 buffers).
+    bool batch_supported() const { return batch_ != nullptr; }
+    BoundSet bind_batch(DescriptorArena& sets, const BufferRef& qkv, const BufferRef& q_norm_w,
+                        const BufferRef& k_norm_w, const BufferRef& q_out, const std::vector<BatchRow>& rows) const;
+    void record_batch(Recorder& rec, const BoundSet& set, const QkNormRopePush& push,
+                      const std::vector<BatchRow>& rows, uint32_t qkv_stride, uint32_t q_stride) const;
+
 private:
-    std::unique_ptr<Pipeline> p_;
+    void check_push(const QkNormRopePush& push) const;
+    std::unique_ptr<Pipeline> p_, batch_;
     uint32_t max_groups_[3] = {65535, 65535, 65535};
 };
 
@@ -71,6 +90,16 @@ public:
     // Validates the push; T == 0 records nothing. n_splits > 1 needs a set bound with a large enough scratch.
     void record(Recorder& rec, const BoundSet& set, const AttentionPush& push, uint32_t n_splits = 1) const;
 
+    // Batched decode: one token of each of rows.size() <= kAttnMaxBatch sequences (q / out row b at
+    // b * stride floats), split-K with each row's own n_splits (1 included): two dispatches whose rows
+    // equal single-sequence records bit for bit. Row b's partials go to scratch at b * part_stride floats
+    // (part_stride >= scratch_bytes(1, nh, hd, its n_splits) / 4). Only where batch_supported().
+    bool batch_supported() const { return combine_batch_ != nullptr; }
+    BoundSet bind_batch(DescriptorArena& sets, const BufferRef& q, const BufferRef& out, const BufferRef& scratch,
+                        const std::vector<BatchRow>& rows) const;
+    void record_batch(Recorder& rec, const BoundSet& set, const AttentionPush& push, const std::vector<BatchRow>& rows,
+                      uint32_t stride, uint32_t part_stride) const;
+
     static VkDeviceSize scratch_bytes(uint32_t T, uint32_t nh, uint32_t hd, uint32_t n_splits);
     // Split count for T queries whose key range can reach max_keys keys (decode: the cache capacity, or
     // min(capacity, window) for sliding layers): 1 for prefill-sized grids, up to 128 for decode.
@@ -78,6 +107,7 @@ public:
 
 private:
     std::unique_ptr<Pipeline> single_[2], split_[2], combine_; // [0]: hd <= 128, [1]: hd <= 256
+    std::unique_ptr<Pipeline> split_batch_[2], combine_batch_;
     uint32_t max_groups_[3] = {65535, 65535, 65535};
 };
 

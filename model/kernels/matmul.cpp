@@ -3,7 +3,7 @@
 namespace vkc {
 
 namespace {
-constexpr uint32_t kMatvecWG = 128, kMatvecRows = 4; // shaders/matmul/matvec.comp: WG, NR
+constexpr uint32_t kMatvecWG = 128, kMatvecRows = 4, kMatvecPassRows = 4; // matvec.comp: largest WG, NR, MB
 constexpr uint32_t kTiledWG = 256, kTile = 64;       // shaders/matmul/matmul.comp: WG, BM = BN
 constexpr uint32_t kMaxGroups = 65535;               // guaranteed maxComputeWorkGroupCount per dimension
 
@@ -19,7 +19,8 @@ PipelineDesc matmul_desc(const char* base, WeightType t, uint32_t wg) {
 } // namespace
 
 MatmulKernel::MatmulKernel(KernelEnv& env, WeightType type) : type_(type) {
-    matvec_ = std::make_unique<Pipeline>(env.ctx, env.cache, matmul_desc("matvec", type, kMatvecWG));
+    for (int i = 0; i < 3; ++i)
+        matvec_[i] = std::make_unique<Pipeline>(env.ctx, env.cache, matmul_desc("matvec", type, kMatvecWG >> (2 - i)));
     tiled_ = std::make_unique<Pipeline>(env.ctx, env.cache, matmul_desc("matmul", type, kTiledWG));
 }
 
@@ -32,7 +33,7 @@ BoundSet MatmulKernel::bind(DescriptorArena& sets, const BufferRef& x, const Wei
     for (const BufferRef& p : w.bind_parts()) refs.push_back(p);
     refs.push_back(y);
     refs.push_back(norm_w.valid() ? norm_w : x);
-    return sets.bind(*matvec_, refs);
+    return sets.bind(*matvec_[2], refs);
 }
 
 void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& p, MatmulPath path) const {
@@ -50,7 +51,13 @@ void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& 
         const uint32_t groups = ceil_div(p.N, kMatvecRows);
         const uint32_t gx = std::min(groups, kMaxGroups);
         const std::string label = "matvec " + std::to_string(p.N) + "x" + std::to_string(p.K); // per shape in profiles
-        dispatch_push(rec, *matvec_, set, p, gx, ceil_div(groups, gx), 1, label.c_str());
+        // weights per 16-byte vector (matvec.comp's VE; a Q8_0 / Q4_0 vector holds 16 / 32 quants)
+        const uint32_t ve = type_ == WeightType::f32 ? 4 : type_ == WeightType::f16 ? 8 : type_ == WeightType::q8_0 ? 16 : 32;
+        int v = 0;
+        while (v < 2 && (kMatvecWG >> (2 - v)) * ve < p.K) ++v;
+        // x rows in passes of kMatvecPassRows, one grid z each (small N keeps more workgroups busy)
+        const uint32_t gz = std::min(ceil_div(p.M, kMatvecPassRows), kMaxGroups);
+        dispatch_push(rec, *matvec_[v], set, p, gx, ceil_div(groups, gx), gz, label.c_str());
     } else {
         if (ceil_div(p.M, kTile) > kMaxGroups || ceil_div(p.N, kTile) > kMaxGroups)
             fail(Status::unsupported, "matmul: too many tiles for one dispatch");

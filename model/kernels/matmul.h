@@ -50,7 +50,10 @@ public:
 
 private:
     WeightType type_;
-    std::unique_ptr<Pipeline> matvec_, tiled_;
+    // matvec_[i]: workgroups of 32 << i threads. Threads stride over K one 16-byte weight vector at a
+    // time, so a short K (v1's 144-wide projections: 18 f16 vectors) leaves most of 128 threads idle and
+    // pays their reduction: record() takes the smallest workgroup whose threads cover K in one sweep.
+    std::unique_ptr<Pipeline> matvec_[3], tiled_;
 };
 
 } // namespace vkc

@@ -18,12 +18,35 @@
 //   SPLIT   split-K (decode with long contexts): gl_WorkGroupID.z = split s of n_splits handles a slice
 //           of the key range and writes its unnormalized accumulator + (max, sum) to part (binding 5).
 //   COMBINE merges the n_splits partials of each (t, h) into out; gl_WorkGroupID = (h, t).
+//   BATCH   (with SPLIT or COMBINE) one token of each of B sequences, each with its own cache (see below).
 #include "common/types.glsl"
 layout(constant_id = 0) const uint WG = 128;   // threads; must equal 64 * NQ / 4 (BK = 64 keys x NQ / 4 row groups)
 layout(constant_id = 1) const uint NQ = 8;     // query rows per workgroup: 8 (hd <= 128) or 4 (hd <= 256)
 layout(constant_id = 2) const uint HDMAX = 128;// largest head dim of this pipeline
 layout(local_size_x_id = 0) in;
 
+#ifdef BATCH
+// B sequences of one token each (decode_batch): row b = gl_WorkGroupID.z / n_splits (SPLIT) or
+// gl_WorkGroupID.y (COMBINE) has its own cache, position and split count; q / out row b starts at
+// b * stride, its partials at b * part_stride of one shared scratch. Each row computes exactly what the
+// single-sequence variant computes for it. 27 storage buffers (lavapipe allows 32 per stage).
+#define MAXB 8
+layout(std430, binding = 0) readonly buffer Q { float q[]; };
+layout(std430, binding = 1) readonly buffer KC { float d[]; } kcs[MAXB];
+layout(std430, binding = 2) readonly buffer VC { float d[]; } vcs[MAXB];
+layout(std430, binding = 3) readonly buffer Seq { SEQ_INFO_FIELDS } seqs[MAXB];
+layout(std430, binding = 4) writeonly buffer O { float o[]; };
+layout(std430, binding = 5) buffer Part { float part[]; }; // row b's partials at b * part_stride
+layout(push_constant) uniform Push { uint B, nh, nkv, hd, window; float scale; uint n_splits, stride, part_stride; uint splits[MAXB]; } pc;
+uint bi = 0u; // this workgroup's sequence (dynamically uniform: indexes the descriptor arrays)
+#define KC kcs[bi].d
+#define VC_ vcs[bi].d
+#define SEQ seqs[bi]
+#define PART(i) part[bi * pc.part_stride + (i)]
+#define NSPLITS pc.splits[bi]
+#define TT 1u
+#define QBASE (bi * pc.stride)
+#else
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(std430, binding = 1) readonly buffer KC { float kc[]; };
 layout(std430, binding = 2) readonly buffer VC { float vc[]; };
@@ -36,6 +59,14 @@ layout(push_constant) uniform Push { uint T, nh, nkv, hd, window; float scale; u
 #else
 layout(push_constant) uniform Push { uint T, nh, nkv, hd, window; float scale; } pc;
 #endif
+#define KC kc
+#define VC_ vc
+#define SEQ seq
+#define PART(i) part[i]
+#define NSPLITS pc.n_splits
+#define TT pc.T
+#define QBASE 0u
+#endif
 
 // Finite "minus infinity": Vulkan does not require infinities to be preserved.
 const float NEG = -1.0e30;
@@ -47,14 +78,20 @@ const uint MAX_SPLITS = 256u;
 shared float w_sh[MAX_SPLITS];
 shared float red_sh[WG];
 void main() {
+#ifdef BATCH
+    bi = gl_WorkGroupID.y;
+    const uint h = gl_WorkGroupID.x, t = 0u, tid = gl_LocalInvocationID.x;
+    if (bi >= pc.B) return;
+#else
     const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, tid = gl_LocalInvocationID.x;
-    if (h >= pc.nh || t >= pc.T || pc.n_splits > MAX_SPLITS) return;
-    const uint rows = pc.T * pc.nh, row = t * pc.nh + h, hd = pc.hd, ns = pc.n_splits;
+#endif
+    if (h >= pc.nh || t >= TT || NSPLITS > MAX_SPLITS) return;
+    const uint rows = TT * pc.nh, row = t * pc.nh + h, hd = pc.hd, ns = NSPLITS;
     const uint ml0 = ns * rows * hd;
     float m = NEG;
     for (uint s = tid; s < ns; s += WG) {
         const uint i = ml0 + (s * rows + row) * 2u;
-        if (part[i + 1u] > 0.0) m = max(m, part[i]);
+        if (PART(i + 1u) > 0.0) m = max(m, PART(i));
     }
     red_sh[tid] = m;
     barrier();
@@ -67,8 +104,8 @@ void main() {
     float l = 0.0;
     for (uint s = tid; s < ns; s += WG) {
         const uint i = ml0 + (s * rows + row) * 2u;
-        const float ls = part[i + 1u];
-        const float w = ls > 0.0 ? exp(part[i] - m) : 0.0;
+        const float ls = PART(i + 1u);
+        const float w = ls > 0.0 ? exp(PART(i) - m) : 0.0;
         w_sh[s] = w;
         l += w * ls;
     }
@@ -84,11 +121,11 @@ void main() {
         for (uint s0 = 0u; s0 < ns; s0 += 8u) { // loads batched by 8
             float a8[8];
             for (uint u = 0u; u < 8u; ++u)
-                a8[u] = s0 + u < ns ? part[((s0 + u) * rows + row) * hd + d] : 0.0;
+                a8[u] = s0 + u < ns ? PART(((s0 + u) * rows + row) * hd + d) : 0.0;
             for (uint u = 0u; u < 8u; ++u)
                 if (s0 + u < ns) acc += w_sh[s0 + u] * a8[u];
         }
-        o[row * hd + d] = acc * inv_l;
+        o[QBASE + row * hd + d] = acc * inv_l;
     }
 }
 #else
@@ -112,21 +149,27 @@ float s_get(uint j, uint r) { return s_sh[j * RG + r / 4u][r % 4u]; }
 void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint kh = gl_WorkGroupID.y;
+#ifdef BATCH
+    bi = gl_WorkGroupID.z / pc.n_splits;
+    const uint split = gl_WorkGroupID.z % pc.n_splits;
+    if (bi >= pc.B || split >= NSPLITS) return; // workgroup-uniform
+#elif defined(SPLIT)
+    const uint split = gl_WorkGroupID.z;
+#endif
     const uint hd = pc.hd, g = pc.nh / pc.nkv;
-    const uint rows_total = pc.T * g;
+    const uint rows_total = TT * g;
     const uint row0 = gl_WorkGroupID.x * NQ;
     if (row0 >= rows_total || kh >= pc.nkv || hd > HDMAX || hd == 0u) return; // workgroup-uniform
     const uint nrows = min(NQ, rows_total - row0);
-    const uint pos = seq.pos;
+    const uint pos = SEQ.pos;
 
     // Key range of the tile: the union of its rows' ranges (rows are t-major).
     const uint p_first = pos + row0 / g, p_last = pos + (row0 + nrows - 1u) / g;
     const uint lo = (pc.window > 0u && p_first + 1u > pc.window) ? p_first + 1u - pc.window : 0u;
     const uint kv_stride = pc.nkv * hd;
-    const uint hi = min(p_last + 1u, min(uint(kc.length()), uint(vc.length())) / kv_stride); // never past the caches
+    const uint hi = min(p_last + 1u, min(uint(KC.length()), uint(VC_.length())) / kv_stride); // never past the caches
 #ifdef SPLIT
-    const uint split = gl_WorkGroupID.z;
-    const uint chunk = hi > lo ? (hi - lo + pc.n_splits - 1u) / pc.n_splits : 0u;
+    const uint chunk = hi > lo ? (hi - lo + NSPLITS - 1u) / NSPLITS : 0u;
     const uint k_lo = min(hi, lo + split * chunk), k_hi = min(hi, lo + (split + 1u) * chunk);
 #else
     const uint k_lo = lo, k_hi = hi;
@@ -137,7 +180,7 @@ void main() {
         float v4[4];
         for (uint u = 0u; u < 4u; ++u) {
             const uint i = i0 + u * WG, r = i / hd, d = i - r * hd, row = row0 + r;
-            v4[u] = (i < NQ * hd && r < nrows) ? q[((row / g) * pc.nh + kh * g + row % g) * hd + d] : 0.0;
+            v4[u] = (i < NQ * hd && r < nrows) ? q[QBASE + ((row / g) * pc.nh + kh * g + row % g) * hd + d] : 0.0;
         }
         for (uint u = 0u; u < 4u; ++u) {
             const uint i = i0 + u * WG, r = i / hd, d = i - r * hd;
@@ -171,7 +214,7 @@ void main() {
                 float t8[8];
                 for (uint u = 0u; u < 8u; ++u) {
                     const uint j = kb + kk0 + u * LD_GRPS;
-                    t8[u] = (j < k_hi && d < hd) ? kc[(j * pc.nkv + kh) * hd + d] : 0.0;
+                    t8[u] = (j < k_hi && d < hd) ? KC[(j * pc.nkv + kh) * hd + d] : 0.0;
                 }
                 for (uint u = 0u; u < 8u; ++u) k_sh[ld_lane * KS + kk0 + u * LD_GRPS] = t8[u];
             }
@@ -235,7 +278,7 @@ void main() {
                     float vv[VB];
                     for (uint u = 0u; u < VB; ++u) {
                         const uint jj = j0 + u * KL;
-                        vv[u] = jj < nk ? vc[((kb + jj) * pc.nkv + kh) * hd + d] : 0.0;
+                        vv[u] = jj < nk ? VC_[((kb + jj) * pc.nkv + kh) * hd + d] : 0.0;
                     }
                     for (uint u = 0u; u < VB; ++u) {
                         const uint jj = min(j0 + u * KL, BK - 1u); // probabilities past nk are 0
@@ -263,22 +306,22 @@ void main() {
         const uint row = row0 + r;
         const uint orow = (row / g) * pc.nh + kh * g + row % g; // t * nh + h
 #ifdef SPLIT
-        const uint rows = pc.T * pc.nh;
+        const uint rows = TT * pc.nh;
         for (uint i = 0u; i < MAXD; ++i) {
             const uint d = dbase + i * WG;
-            if (d < hd) part[(split * rows + orow) * hd + d] = acc[r * MAXD + i];
+            if (d < hd) PART((split * rows + orow) * hd + d) = acc[r * MAXD + i];
         }
         if (tid == 0u) {
-            const uint ml = pc.n_splits * rows * hd + (split * rows + orow) * 2u;
-            part[ml] = m_sh[r];
-            part[ml + 1u] = l_sh[r];
+            const uint ml = NSPLITS * rows * hd + (split * rows + orow) * 2u;
+            PART(ml) = m_sh[r];
+            PART(ml + 1u) = l_sh[r];
         }
 #else
         const float l = l_sh[r];
         const float inv_l = l > 0.0 ? 1.0 / l : 0.0;
         for (uint i = 0u; i < MAXD; ++i) {
             const uint d = dbase + i * WG;
-            if (d < hd) o[orow * hd + d] = acc[r * MAXD + i] * inv_l;
+            if (d < hd) o[QBASE + orow * hd + d] = acc[r * MAXD + i] * inv_l;
         }
 #endif
     }

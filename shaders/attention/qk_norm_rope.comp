@@ -4,6 +4,7 @@
 //   p = seq.pos + t). q heads -> q_out [T, nh hd]; k heads -> kcache[(p nkv + kh) hd + d];
 //   v heads (copied) -> vcache at the same place. Cache rows p >= ctx are never written.
 // One workgroup per (head of the fused row, token): gl_WorkGroupID = (head, t).
+// BATCH: one token of each of B sequences (gl_WorkGroupID = (head, b)), each with its own cache.
 // RoPE follows HF's float32 path: inv_freq_i = 1 / theta^(fl32(2i / hd)), angle = fl32(p * inv_freq_i),
 // then cos / sin of that float angle. The builtins pow / sin / cos are not used: Vulkan only bounds
 // their error loosely (sin: 2^-11 absolute; pow: grows with the exponent), so inv_freq is computed
@@ -12,6 +13,24 @@
 #include "common/types.glsl"
 layout(constant_id = 0) const uint WG = 64;
 layout(local_size_x_id = 0) in;
+#ifdef BATCH
+// B sequences of one token each (decode_batch): gl_WorkGroupID.y = row b, with its own position, cache
+// and capacity; qkv row b starts at b * in_stride, q_out row b at b * out_stride.
+#define MAXB 8
+layout(std430, binding = 0) readonly buffer QKV { float qkv[]; };
+layout(std430, binding = 1) readonly buffer QN { float qn_w[]; };
+layout(std430, binding = 2) readonly buffer KN { float kn_w[]; };
+layout(std430, binding = 3) readonly buffer Seq { SEQ_INFO_FIELDS } seqs[MAXB];
+layout(std430, binding = 4) writeonly buffer QO { float q_out[]; };
+layout(std430, binding = 5) writeonly buffer KC { float d[]; } kcs[MAXB];
+layout(std430, binding = 6) writeonly buffer VC { float d[]; } vcs[MAXB];
+layout(push_constant) uniform Push { uint T, nh, nkv, hd; float eps, theta; uint flags, in_stride, out_stride; uint ctx[MAXB]; } pc;
+uint bi = 0u;
+#define KC kcs[bi].d
+#define VC_ vcs[bi].d
+#define SEQ seqs[bi]
+#define CTX pc.ctx[bi]
+#else
 layout(std430, binding = 0) readonly buffer QKV { float qkv[]; };
 layout(std430, binding = 1) readonly buffer QN { float qn_w[]; };
 layout(std430, binding = 2) readonly buffer KN { float kn_w[]; };
@@ -20,6 +39,11 @@ layout(std430, binding = 4) writeonly buffer QO { float q_out[]; };
 layout(std430, binding = 5) writeonly buffer KC { float kc[]; };
 layout(std430, binding = 6) writeonly buffer VC { float vc[]; };
 layout(push_constant) uniform Push { uint T, nh, nkv, hd; float eps, theta; uint flags, ctx; } pc;
+#define KC kc
+#define VC_ vc
+#define SEQ seq
+#define CTX pc.ctx
+#endif
 
 #define FLAG_NORM 1u
 #define FLAG_ROPE 2u
@@ -114,22 +138,31 @@ vec2 sincos_f32(float a) {
 }
 
 void main() {
-    const uint head = gl_WorkGroupID.x, t = gl_WorkGroupID.y, tid = gl_LocalInvocationID.x;
+    const uint head = gl_WorkGroupID.x, tid = gl_LocalInvocationID.x;
     const uint nheads = pc.nh + 2u * pc.nkv, hd = pc.hd;
+#ifdef BATCH
+    bi = gl_WorkGroupID.y;
+    const uint t = 0u;
+    if (head >= nheads || bi >= pc.T) return; // workgroup-uniform
+    const uint src = bi * pc.in_stride + head * hd;
+    const uint qdst = bi * pc.out_stride + head * hd;
+#else
+    const uint t = gl_WorkGroupID.y;
     if (head >= nheads || t >= pc.T) return; // workgroup-uniform
     const uint src = (t * nheads + head) * hd;
-    const uint p = seq.pos + t;
+    const uint qdst = (t * pc.nh + head) * hd;
+#endif
+    const uint p = SEQ.pos + t;
     // kind 0: q head h; 1: k head; 2: v head
     const uint kind = head < pc.nh ? 0u : (head < pc.nh + pc.nkv ? 1u : 2u);
     const uint kvh = kind == 1u ? head - pc.nh : head - pc.nh - pc.nkv;
-    const bool in_cache = p < pc.ctx;
+    const bool in_cache = p < CTX;
     const uint cdst = (p * pc.nkv + kvh) * hd;
-    const uint qdst = (t * pc.nh + head) * hd;
 
     if (kind == 2u) {
         if (!in_cache) return;
         for (uint i = tid; i < hd; i += WG)
-            if (cdst + i < uint(vc.length())) vc[cdst + i] = qkv[src + i];
+            if (cdst + i < uint(VC_.length())) VC_[cdst + i] = qkv[src + i];
         return;
     }
     if (kind == 1u && !in_cache) return;
@@ -152,7 +185,7 @@ void main() {
 #define STORE(i, v)                                                          \
     {                                                                        \
         if (kind == 0u) { if (qdst + (i) < uint(q_out.length())) q_out[qdst + (i)] = (v); } \
-        else if (cdst + (i) < uint(kc.length())) kc[cdst + (i)] = (v);       \
+        else if (cdst + (i) < uint(KC.length())) KC[cdst + (i)] = (v);       \
     }
     if ((pc.flags & FLAG_ROPE) != 0u) {
         const uint half_hd = hd / 2u;

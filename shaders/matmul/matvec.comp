@@ -3,7 +3,7 @@
 // Memory bound: each workgroup owns NR output columns n and streams their weight rows exactly once
 // (threads stride over K: consecutive threads read consecutive 16-byte vectors when K allows, else
 // single elements), applying each weight to MB rows of x at a time (a larger M loops over passes of MB
-// rows; the weights are then re-read, mostly from cache). Per-thread partial sums are reduced through
+// rows; the weights are then re-read, mostly from cache, by workgroups of another grid z). Per-thread partial sums are reduced through
 // shared memory in two steps (no subgroup-size assumption).
 // in(m, k) by flags: x[m][k] | RMSNorm(x[m]) [k] * norm_w[k] | silu(x[m][k]) * x[m][K + k].
 // Bindings and push constants are identical to matmul.comp (one BoundSet serves both);
@@ -121,7 +121,9 @@ void main() {
     }
 #endif
 
-    for (uint m0 = 0; m0 < pc.M; m0 += MB) {
+    // passes of MB x rows: gl_WorkGroupID.z takes every gl_NumWorkGroups.z-th (the host spreads M > MB
+    // over z so a batch of rows runs in parallel workgroups; each row's arithmetic is the same)
+    for (uint m0 = gl_WorkGroupID.z * MB; m0 < pc.M; m0 += MB * gl_NumWorkGroups.z) {
         const uint mc = min(MB, pc.M - m0); // active rows in this pass (uniform)
         uint xb[MB];
         for (uint i = 0; i < MB; ++i) xb[i] = (pc.x_row0 + m0 + min(i, mc - 1u)) * pc.x_stride;

@@ -22,8 +22,10 @@ struct Pair {
     std::unique_ptr<Sequence> batched, alone;
 };
 
+// Contexts alternate between 64 and 700 tokens: rows with different attention split counts.
 Pair make_pair(Model& m, int prompt_len, int seed) {
-    Pair p{m.new_sequence(64), m.new_sequence(64)};
+    const int ctx = seed % 2 ? 700 : 64;
+    Pair p{m.new_sequence(ctx), m.new_sequence(ctx)};
     std::vector<int32_t> ids(prompt_len);
     for (int i = 0; i < prompt_len; ++i) ids[i] = (seed * 37 + i * 11) % m.vocab_size();
     p.batched->prefill(ids.data(), prompt_len, Logits::none, nullptr);
@@ -51,11 +53,12 @@ void step(Model& m, std::vector<Pair>& pairs, const std::vector<int>& order, int
     }
 }
 
-void run_schedule(const std::string& dir) {
-    SCOPED_TRACE(dir);
+void run_schedule(const std::string& dir, bool batch_kernels = true) {
+    SCOPED_TRACE(dir + (batch_kernels ? " (batched rope / attention)" : " (per-row rope / attention)"));
     ModelOptions o;
     o.validation = true;
     o.pipeline_cache_path = "";
+    o.batch_kernels = batch_kernels;
     auto m = Model::load(fixtures_dir() + dir, o);
     std::vector<Pair> pairs;
     for (int k = 0; k < 4; ++k) pairs.push_back(make_pair(*m, 3 + 5 * k, k));
@@ -73,7 +76,40 @@ void run_schedule(const std::string& dir) {
 TEST_F(DecodeBatch, V1TiedEqualsSingleDecodes) { run_schedule("/v1-tiny-tied/f32"); }
 TEST_F(DecodeBatch, V1UntiedEqualsSingleDecodes) { run_schedule("/v1-tiny-untied/f32"); }
 TEST_F(DecodeBatch, V1SlidingWindowEqualsSingleDecodes) { run_schedule("/v1-tiny-swa/bf16"); }
+TEST_F(DecodeBatch, V1PerRowFallbackEqualsSingleDecodes) {
+    run_schedule("/v1-tiny-tied/f32", false);
+    run_schedule("/v1-tiny-swa/bf16", false);
+}
 TEST_F(DecodeBatch, V2DecodesInTurn) { run_schedule("/v2-tiny"); }
+
+// The batched step runs one rope and one split + combine attention per layer for all its rows (where
+// the device has the batched variants; lavapipe does), and one per row and layer on the fallback.
+TEST_F(DecodeBatch, V1BatchedStepHasOneAttentionPerLayer) {
+    for (bool batched : {true, false}) {
+        ModelOptions o;
+        o.validation = true;
+        o.pipeline_cache_path = "";
+        o.batch_kernels = batched;
+        auto m = Model::load(fixtures_dir() + "/v1-tiny-tied/f32", o);
+        const Context& c = m->context();
+        if (batched && !(c.features().dynamic_indexing && c.limits().max_storage_buffers >= 28))
+            GTEST_SKIP() << "no dynamic indexing of storage-buffer arrays";
+        std::vector<std::unique_ptr<Sequence>> seqs;
+        std::vector<Sequence*> sp;
+        for (int k = 0; k < 3; ++k) seqs.push_back(m->new_sequence(64 + 600 * k)), sp.push_back(seqs.back().get());
+        const int32_t ids[3] = {1, 2, 3};
+        auto prof = m->profile_decode_batch(sp.data(), ids, 3);
+        int rope = 0, passes = 0; // attention passes: one-split "attention" or "attention_split"
+        for (auto& [label, ns] : prof) {
+            rope += label == "qk_norm_rope";
+            passes += label == "attention" || label == "attention_split";
+        }
+        const int layers = m->config().v1.n_layers, per = batched ? layers : 3 * layers;
+        EXPECT_EQ(rope, per) << (batched ? "batched" : "fallback");
+        EXPECT_EQ(passes, per) << (batched ? "batched" : "fallback");
+        for (auto* q : sp) EXPECT_EQ(q->pos(), 1);
+    }
+}
 
 // Bad batches are rejected before any sequence moves.
 TEST_F(DecodeBatch, RejectsBadBatches) {

@@ -48,7 +48,7 @@ Runner add_bench(CLI::App& app) {
     struct Opts {
         std::string model, precision = "f16", output = "md", positions;
         bool profile = false;
-        int p = 512, n = 128, r = 5, device = -1, max_batch = 512, prompt = 32;
+        int p = 512, n = 128, r = 5, device = -1, max_batch = 512, prompt = 32, batch = 1;
     };
     auto o = std::make_shared<Opts>();
     auto* sub = app.add_subcommand("bench", "prompt-processing and token-generation speed");
@@ -62,6 +62,9 @@ Runner add_bench(CLI::App& app) {
     sub->add_option("--device", o->device, "Vulkan device index");
     sub->add_flag("--profile", o->profile, "per-kernel GPU time of one decode step (timestamps)");
     sub->add_option("--max-batch", o->max_batch, "tokens per prefill chunk");
+    sub->add_option("--batch", o->batch, "tg and --profile: decode B sequences per step (Model::decode_batch); "
+                                         "tg reports their aggregate tokens/s")
+        ->check(CLI::Range(1, 64));
     auto st = std::make_shared<std::pair<bool, bool>>(false, false); // --startup, --startup-child
     sub->add_flag("--startup", st->first, "time from process start to first token, cold and warm pipeline cache");
     sub->add_flag("--startup-child", st->second, "(internal: one --startup run)")->group("");
@@ -105,21 +108,37 @@ Runner add_bench(CLI::App& app) {
             add_row("pp" + std::to_string(o->p), tps, 0);
         }
         if (o->n > 0) {
-            auto seq = model->new_sequence(ctx);
-            auto prompt = synthetic_ids(o->prompt, V, 2);
+            // B sequences with distinct prompts, one decode_batch step per token (B == 1: decode()).
+            const int B = o->batch;
+            std::vector<std::unique_ptr<Sequence>> seqs;
+            std::vector<Sequence*> sp;
+            for (int b = 0; b < B; ++b) seqs.push_back(model->new_sequence(ctx)), sp.push_back(seqs.back().get());
+            std::vector<float> blog(size_t(B) * V);
+            std::vector<int32_t> next(B);
             std::vector<double> tps;
             for (int r = 0; r < o->r + 1; ++r) { // first repetition is a warm-up
-                seq->reset();
-                seq->prefill(prompt.data(), o->prompt, Logits::last, logits.data());
-                int32_t next = 1;
+                for (int b = 0; b < B; ++b) {
+                    auto prompt = synthetic_ids(o->prompt, V, 2 + b);
+                    sp[b]->reset();
+                    sp[b]->prefill(prompt.data(), o->prompt, Logits::last, logits.data());
+                    next[b] = 1;
+                }
                 auto t0 = clock_type::now();
                 for (int i = 0; i < o->n; ++i) {
-                    seq->decode(next, logits.data());
-                    next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+                    if (B == 1)
+                        sp[0]->decode(next[0], blog.data());
+                    else
+                        model->decode_batch(sp.data(), next.data(), B, blog.data());
+                    for (int b = 0; b < B; ++b) {
+                        const float* row = blog.data() + size_t(b) * V;
+                        next[b] = int32_t(std::max_element(row, row + V) - row);
+                    }
                 }
-                if (r > 0) tps.push_back(o->n / seconds_since(t0));
+                if (r > 0) tps.push_back(double(B) * o->n / seconds_since(t0));
             }
-            add_row("tg" + std::to_string(o->n) + "@" + std::to_string(o->prompt), tps, seq->decode_dispatches());
+            add_row("tg" + std::to_string(o->n) + "@" + std::to_string(o->prompt) +
+                        (B > 1 ? " x" + std::to_string(B) + " seqs" : ""),
+                    tps, sp[0]->decode_dispatches());
         }
         if (!o->positions.empty()) {
             std::vector<int32_t> positions = parse_ids(o->positions);
@@ -140,11 +159,17 @@ Runner add_bench(CLI::App& app) {
             }
         }
         if (o->profile) {
-            auto seq = model->new_sequence(ctx);
-            auto prompt = synthetic_ids(o->prompt, V, 2);
-            seq->prefill(prompt.data(), o->prompt, Logits::last, logits.data());
-            seq->profile_decode(1); // warm-up
-            auto prof = seq->profile_decode(1);
+            const int B = o->batch;
+            std::vector<std::unique_ptr<Sequence>> seqs;
+            std::vector<Sequence*> sp;
+            for (int b = 0; b < B; ++b) {
+                seqs.push_back(model->new_sequence(ctx)), sp.push_back(seqs.back().get());
+                auto prompt = synthetic_ids(o->prompt, V, 2 + b);
+                sp[b]->prefill(prompt.data(), o->prompt, Logits::last, logits.data());
+            }
+            std::vector<int32_t> ones(B, 1);
+            model->profile_decode_batch(sp.data(), ones.data(), B); // warm-up
+            auto prof = model->profile_decode_batch(sp.data(), ones.data(), B);
             std::map<std::string, std::pair<double, int>> by_kernel;
             double total = 0;
             for (auto& [label, ns] : prof) {
@@ -152,8 +177,8 @@ Runner add_bench(CLI::App& app) {
                 by_kernel[label].second += 1;
                 total += ns;
             }
-            std::printf("decode step at position %d: %zu dispatches, %.1f us GPU time\n", o->prompt, prof.size(),
-                        total / 1000.0);
+            std::printf("decode step of %d sequence(s) at position %d: %zu dispatches, %.1f us GPU time\n", B,
+                        o->prompt, prof.size(), total / 1000.0);
             std::printf("| kernel | calls | us | share |\n| --- | ---: | ---: | ---: |\n");
             for (auto& [label, v] : by_kernel)
                 std::printf("| %s | %d | %.1f | %.1f%% |\n", label.c_str(), v.second, v.first / 1000.0,
