@@ -4,7 +4,7 @@
 # it to $OUT/gpu_report.md when $OUT is set.
 #   bash bench/gpu.sh [BIN_DIR] [FIXTURES_DIR]
 # MODE=quick: no fixtures; f16 bench and decode profile of both presets only (for tuning iterations).
-# MODE=batch: only the decode_batch scaling rows (B = 1, 2, 4, 8 sequences per step) and a B = 8 profile.
+# MODE=server: only the server rows (1, 2, 4, 8 concurrent streams). MODE=batch: only the decode_batch scaling rows (B = 1, 2, 4, 8 sequences per step) and a B = 8 profile.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/tools}
@@ -32,6 +32,18 @@ batch_rows() { # decode_batch scaling on convgpt-v1-164m f16 (the server's batch
   for b in 1 2 4 8; do "$run" bench --model /tmp/convgpt-v1-164m -p 0 -n 128 -r 3 --batch $b | grep '| tg'; done; echo
   "$run" bench --model /tmp/convgpt-v1-164m -p 0 -n 0 --batch 8 --profile | head -n 40; echo
 }
+server_rows() { # vkconvgpt-server under 1, 2, 4, 8 concurrent greedy streams (issue 5's bar)
+  srv=$bin/vkconvgpt-server; [ -x "$srv" ] || srv=$bin/server/vkconvgpt-server
+  [ -x "$srv" ] || return 0
+  "$run" init-model --preset convgpt-v1-164m --out /tmp/convgpt-v1-164m 2>/dev/null
+  echo; echo "## Server: concurrent greedy streams (convgpt-v1-164m f16, demo tokenizer, 128 tokens each)"; echo
+  cp models/convgpt-v1-demo/tokenizer* /tmp/convgpt-v1-164m/
+  "$srv" --model /tmp/convgpt-v1-164m --parallel 8 --ctx 1024 --port 18080 >/tmp/server.log 2>&1 & spid=$!
+  for _ in $(seq 60); do grep -q listening /tmp/server.log && break; sleep 1; done
+  for c in 1 2 4 8; do "$(dirname "$srv")/vkconvgpt-loadgen" --port 18080 -c $c -n 128; done
+  kill $spid
+}
+if [ "${MODE:-full}" = server ]; then server_rows; exit 0; fi
 if [ "${MODE:-full}" = batch ]; then batch_rows; exit 0; fi
 if [ "${MODE:-full}" = quick ]; then
   for preset in convgpt-v1-164m convgpt-v2-200m; do
@@ -71,13 +83,5 @@ echo "## convgpt-v2-200m decode cost vs position (f16)"; echo
 "$run" bench --model /tmp/convgpt-v2-200m -p 0 -n 0 -r 4 --positions 256,1024,4096,16384 --max-batch 512
 echo; echo "## convgpt-v1-164m decode cost vs position (f16)"; echo
 "$run" bench --model /tmp/convgpt-v1-164m -p 0 -n 0 -r 4 --positions 256,1024,4000 --max-batch 512
-srv=$bin/vkconvgpt-server; [ -x "$srv" ] || srv=$bin/server/vkconvgpt-server
-if [ -x "$srv" ]; then
-  echo; echo "## Server: concurrent greedy streams (convgpt-v1-164m f16, demo tokenizer, 128 tokens each)"; echo
-  cp models/convgpt-v1-demo/tokenizer* /tmp/convgpt-v1-164m/
-  "$srv" --model /tmp/convgpt-v1-164m --parallel 8 --ctx 1024 --port 18080 >/tmp/server.log 2>&1 & spid=$!
-  for _ in $(seq 60); do grep -q listening /tmp/server.log && break; sleep 1; done
-  for c in 2 4 8; do "$(dirname "$srv")/vkconvgpt-loadgen" --port 18080 -c $c -n 128; done
-  kill $spid
-fi
+server_rows
 } 2>&1 | tee "$report"
