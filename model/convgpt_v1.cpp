@@ -256,6 +256,7 @@ void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, flo
         record_batch(rec, v1.data(), n);
         rec.host_read_barrier();
         batch_cb->end();
+        batch_dispatches_ = rec.dispatches();
         batch_key.assign(seqs, seqs + n);
     }
     for (int i = 0; i < n; ++i) seqs[i]->mark_pos_unknown(); // until the step is known to have run

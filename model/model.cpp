@@ -210,7 +210,11 @@ void Sequence::begin_batched_step(int32_t id) {
 
 void Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) {
     const size_t V = (size_t)vocab_size();
-    for (int i = 0; i < n; ++i) seqs[i]->decode(ids[i], logits ? logits + i * V : nullptr);
+    batch_dispatches_ = 0;
+    for (int i = 0; i < n; ++i) {
+        seqs[i]->decode(ids[i], logits ? logits + i * V : nullptr);
+        batch_dispatches_ += seqs[i]->decode_dispatches();
+    }
 }
 
 std::vector<std::pair<std::string, double>> Model::profile_decode_batch(Sequence* const* seqs, const int32_t* ids,

@@ -74,6 +74,8 @@ public:
     // (the base profiles the sequences' decode steps in turn). Advances every sequence like decode_batch.
     virtual std::vector<std::pair<std::string, double>> profile_decode_batch(Sequence* const* seqs,
                                                                              const int32_t* ids, int n);
+    // Dispatches of the last decode_batch step (the recorded batch, or the sequences' steps in turn).
+    uint32_t decode_batch_dispatches() const { return batch_dispatches_; }
     // Called by ~Sequence: drop anything recorded with the sequence's buffers.
     virtual void forget_sequence(Sequence*) {}
 
@@ -90,6 +92,7 @@ protected:
     std::unique_ptr<AdvanceKernel> advance_;
     std::unique_ptr<TopKKernel> topk_; // GPU top-K of the last logits row (decode / prefill Logits::last)
     std::mutex submit_mutex_;
+    uint32_t batch_dispatches_ = 0;
     friend class Sequence;
 };
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "model/safetensors.h"
@@ -95,4 +96,37 @@ TEST(Cli, BadInputGivesOneLineErrors) {
         EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.args << "\n" << r.out;
         EXPECT_NE(r.out.find("error"), std::string::npos) << r.out;
     }
+}
+
+// bench: pp and tg rows as JSON; --batch B times B sequences per decode_batch step (its own dispatch
+// count: the batched step of the v1 fixture has fewer dispatches than B single steps), a batched
+// --profile, and a clear error for an out-of-range --batch.
+TEST(Cli, BenchReportsSingleAndBatchedDecode) {
+    const std::string m = model("v1-tiny-tied/f32");
+    Result one = run("bench --model " + m + " -p 8 -n 2 -r 1 -o json");
+    ASSERT_EQ(one.code, 0) << one.out;
+    Result three = run("bench --model " + m + " -p 0 -n 2 -r 1 --batch 3 -o json");
+    ASSERT_EQ(three.code, 0) << three.out;
+    auto rows = [](const std::string& out) {
+        const size_t at = out.find('{');
+        return at == std::string::npos ? nlohmann::json() : nlohmann::json::parse(out.substr(at), nullptr, false);
+    };
+    nlohmann::json a = rows(one.out), b = rows(three.out);
+    ASSERT_TRUE(a.is_object() && b.is_object()) << one.out << three.out;
+    ASSERT_EQ(a["rows"].size(), 2u) << one.out;
+    EXPECT_EQ(a["rows"][0]["test"], "pp8");
+    EXPECT_EQ(a["rows"][1]["test"], "tg2@32");
+    ASSERT_EQ(b["rows"].size(), 1u) << three.out;
+    EXPECT_EQ(b["rows"][0]["test"], "tg2@32 x3 seqs");
+    EXPECT_GT(b["rows"][0]["tokens_per_s"].get<double>(), 0.0);
+    const uint32_t single = a["rows"][1]["dispatches_per_step"], batched = b["rows"][0]["dispatches_per_step"];
+    EXPECT_GT(batched, single);
+    EXPECT_LT(batched, 3 * single) << "the batched step should share its matmuls";
+    Result prof = run("bench --model " + m + " -p 0 -n 0 --batch 2 --profile");
+    ASSERT_EQ(prof.code, 0) << prof.out;
+    EXPECT_NE(prof.out.find("decode step of 2 sequence(s)"), std::string::npos) << prof.out;
+    EXPECT_NE(prof.out.find("| attention_split |"), std::string::npos) << prof.out;
+    Result bad = run("bench --model " + m + " -p 0 -n 2 --batch 0");
+    EXPECT_NE(bad.code, 0);
+    EXPECT_NE(bad.out.find("--batch"), std::string::npos) << bad.out;
 }

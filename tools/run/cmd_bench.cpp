@@ -138,7 +138,7 @@ Runner add_bench(CLI::App& app) {
             }
             add_row("tg" + std::to_string(o->n) + "@" + std::to_string(o->prompt) +
                         (B > 1 ? " x" + std::to_string(B) + " seqs" : ""),
-                    tps, sp[0]->decode_dispatches());
+                    tps, B == 1 ? sp[0]->decode_dispatches() : model->decode_batch_dispatches());
         }
         if (!o->positions.empty()) {
             std::vector<int32_t> positions = parse_ids(o->positions);
