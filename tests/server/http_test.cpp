@@ -76,7 +76,8 @@ public:
     }
     bool alive() const {
         int status = 0;
-        return pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == 0; // a dead child is not alive (kill(0) says it is)
+        if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) pid_ = -1; // reaped: never signal it again
+        return pid_ > 0; // (kill(pid, 0) would call a zombie alive)
     }
     std::string log() const {
         std::ifstream in(log_);
@@ -94,7 +95,7 @@ public:
     }
 
 private:
-    pid_t pid_ = -1;
+    mutable pid_t pid_ = -1;
     int port_ = 0;
     std::string log_;
 };
