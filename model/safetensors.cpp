@@ -417,7 +417,7 @@ void tensor_to_f32(const TensorView& t, float* dst) {
 
 void tensor_to_f16(const TensorView& t, uint16_t* dst) {
     if (t.dtype == DType::f16 && !t.ggml_quant) { // bit copy keeps NaN payloads
-        std::memcpy(dst, t.data, t.nbytes);
+        if (t.nbytes > 0) std::memcpy(dst, t.data, t.nbytes); // an empty tensor may have no data pointer
         return;
     }
     // F64 goes through f32 (double rounding is possible but far below f16 resolution concerns for weights).

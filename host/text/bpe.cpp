@@ -22,12 +22,18 @@ std::string str_or_empty(const nlohmann::json& j, const char* key) {
 }
 } // namespace
 
+int32_t json_token_id(const nlohmann::json& v, const std::string& what) {
+    if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0) ||
+        v.get<uint64_t>() >= (1u << 24))
+        fail(Status::invalid_model, "tokenizer.json: " + what + " is not a token id (an integer in [0, 2^24))");
+    return (int32_t)v.get<int64_t>();
+}
+
 void Bpe::load(const nlohmann::json& m) {
     if (!m.contains("vocab") || !m["vocab"].is_object()) fail(Status::invalid_model, "tokenizer.json: BPE model without vocab");
     int32_t max_id = -1;
     for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
-        int32_t id = it.value().get<int32_t>();
-        if (id < 0) fail(Status::invalid_model, "tokenizer.json: negative id for token " + it.key());
+        const int32_t id = json_token_id(it.value(), "the id of token " + it.key());
         vocab_[it.key()] = id;
         max_id = std::max(max_id, id);
     }

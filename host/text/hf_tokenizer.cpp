@@ -199,7 +199,7 @@ HfTokenizer::HfTokenizer(const json& j) {
     if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
         for (const auto& a : j["added_tokens"]) {
             AddedToken t;
-            t.id = a.at("id").get<int32_t>();
+            t.id = text::json_token_id(a.at("id"), "an added token's id");
             t.content = a.at("content").get<std::string>();
             t.single_word = a.value("single_word", false);
             t.lstrip = a.value("lstrip", false);
@@ -339,8 +339,8 @@ void HfTokenizer::parse_post(const json& j) {
         if (!before.empty()) set_bos(before[0]);
         if (!after.empty()) set_eos(after[0]);
     } else if (t == "RobertaProcessing" || t == "BertProcessing") {
-        set_bos(j.at("cls").at(1).get<int32_t>());
-        set_eos(j.at("sep").at(1).get<int32_t>());
+        set_bos(text::json_token_id(j.at("cls").at(1), "the cls id"));
+        set_eos(text::json_token_id(j.at("sep").at(1), "the sep id"));
     } else if (t != "ByteLevel") {
         unsupported("post_processor " + t);
     }

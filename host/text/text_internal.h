@@ -84,4 +84,9 @@ private:
     mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
 };
 
+// A token id read from tokenizer.json: an integer in [0, 2^24) (a larger vocabulary is not a tokenizer
+// we load; a float or huge value would be undefined behaviour to convert), else Error(invalid_model)
+// naming `what`.
+int32_t json_token_id(const nlohmann::json& v, const std::string& what);
+
 } // namespace vkc::text
