@@ -84,7 +84,9 @@ public:
 
 private:
     void setup_batch();
-    void record_batch(Recorder& rec, V1Sequence* const* seqs, int n);
+    void record_batch(Recorder& rec, Sequence* const* seqs, int n);
+    void begin_batch(Sequence* const* seqs, const int32_t* ids, int n);
+    void submit_batch(CommandBuffer& cb, Sequence* const* seqs, int n);
 };
 
 class V1Sequence : public Sequence {
@@ -241,27 +243,33 @@ void V1Model::check_batch(Sequence* const* seqs, int n) const {
     }
 }
 
+// Under the submit lock: every id and room checked before any work, then the tokens written.
+void V1Model::begin_batch(Sequence* const* seqs, const int32_t* ids, int n) {
+    for (int i = 0; i < n; ++i) seqs[i]->check_step(ids[i]);
+    for (int i = 0; i < n; ++i) seqs[i]->begin_batched_step(ids[i]);
+}
+
+// Runs a recorded batched step; positions count as unknown until it is known to have run.
+void V1Model::submit_batch(CommandBuffer& cb, Sequence* const* seqs, int n) {
+    for (int i = 0; i < n; ++i) seqs[i]->mark_pos_unknown();
+    cb.submit_and_wait();
+    for (int i = 0; i < n; ++i) seqs[i]->end_batched_step();
+}
+
 void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) {
     check_batch(seqs, n);
     if (n == 1 || n > batch_cap) return Model::decode_batch(seqs, ids, n, logits);
     std::lock_guard<std::mutex> lock(submit_mutex());
-    for (int i = 0; i < n; ++i) seqs[i]->check_step(ids[i]); // every id and room checked before any work
-    for (int i = 0; i < n; ++i) seqs[i]->begin_batched_step(ids[i]);
+    begin_batch(seqs, ids, n);
     if (batch_key.size() != size_t(n) || !std::equal(batch_key.begin(), batch_key.end(), seqs)) {
         batch_key.clear();
-        std::vector<V1Sequence*> v1(n);
-        for (int i = 0; i < n; ++i) v1[i] = static_cast<V1Sequence*>(seqs[i]);
-        batch_row_sets = std::make_unique<DescriptorArena>(*ctx_); // the previous batch's sets are unused now
         Recorder rec(batch_cb->begin(false));
-        record_batch(rec, v1.data(), n);
-        rec.host_read_barrier();
+        record_batch(rec, seqs, n);
         batch_cb->end();
         batch_dispatches_ = rec.dispatches();
         batch_key.assign(seqs, seqs + n);
     }
-    for (int i = 0; i < n; ++i) seqs[i]->mark_pos_unknown(); // until the step is known to have run
-    batch_cb->submit_and_wait();
-    for (int i = 0; i < n; ++i) seqs[i]->end_batched_step();
+    submit_batch(*batch_cb, seqs, n);
     if (logits) std::memcpy(logits, batch_logits.mapped, size_t(n) * c().vocab_size * 4);
 }
 
@@ -270,25 +278,23 @@ std::vector<std::pair<std::string, double>> V1Model::profile_decode_batch(Sequen
     check_batch(seqs, n);
     if (n == 1 || n > batch_cap) return Model::profile_decode_batch(seqs, ids, n);
     std::lock_guard<std::mutex> lock(submit_mutex());
-    for (int i = 0; i < n; ++i) seqs[i]->check_step(ids[i]);
-    for (int i = 0; i < n; ++i) seqs[i]->begin_batched_step(ids[i]);
-    std::vector<V1Sequence*> v1(n);
-    for (int i = 0; i < n; ++i) v1[i] = static_cast<V1Sequence*>(seqs[i]);
+    begin_batch(seqs, ids, n);
+    batch_key.clear(); // record_batch replaces the batch-row sets the recorded batch uses
     TimestampQueries ts(*ctx_, 4096);
-    batch_key.clear(); // the recorded batch loses its descriptor sets
-    batch_row_sets = std::make_unique<DescriptorArena>(*ctx_);
     CommandBuffer cb(*ctx_);
     Recorder rec(cb.begin(true), &ts);
-    record_batch(rec, v1.data(), n);
-    rec.host_read_barrier();
+    record_batch(rec, seqs, n);
     cb.end();
-    for (int i = 0; i < n; ++i) seqs[i]->mark_pos_unknown();
-    cb.submit_and_wait();
-    for (int i = 0; i < n; ++i) seqs[i]->end_batched_step();
+    submit_batch(cb, seqs, n);
     return ts.read(rec.labels(), rec.stamps());
 }
 
-void V1Model::record_batch(Recorder& rec, V1Sequence* const* s, int B) {
+// Records one batched step of seqs (checked by check_batch) with fresh batch-row sets, ending with the
+// barrier that makes the logits visible to the host.
+void V1Model::record_batch(Recorder& rec, Sequence* const* seqs, int B) {
+    std::vector<V1Sequence*> s(B);
+    for (int i = 0; i < B; ++i) s[i] = static_cast<V1Sequence*>(seqs[i]);
+    batch_row_sets = std::make_unique<DescriptorArena>(*ctx_); // the previous batch's sets are unused now
     const V1Config& C = c();
     const uint32_t td = C.td, H = C.hidden_size, n = (uint32_t)B;
     auto mmr = [&](const BoundSet& set, const WeightTensor& wt, uint32_t xs, uint32_t ys, uint32_t flags) {
@@ -331,6 +337,7 @@ void V1Model::record_batch(Recorder& rec, V1Sequence* const* s, int B) {
         mmr(batch_logits_set, w.lm_head, bs.x, (uint32_t)C.vocab_size, MM_IN_RMSNORM);
     }
     for (int r = 0; r < B; ++r) advance_->record(rec, s[r]->advance_set(), 1);
+    rec.host_read_barrier();
 }
 
 std::unique_ptr<Sequence> V1Model::new_sequence(int ctx) {

@@ -90,6 +90,14 @@ struct Responder {
                 {"top_logprobs", top}};
     }
     // Completions logprobs for tokens (legacy format); offset: text offset of the first token.
+    // chat: {"content": [one entry per sampled token]} (text-only pieces, id < 0, have none)
+    json logprobs_chat(const std::vector<TokenOut>& ts) {
+        json lp = {{"content", json::array()}};
+        for (auto& t : ts)
+            if (t.id >= 0) lp["content"].push_back(logprob_entry_chat(t));
+        return lp;
+    }
+
     json logprobs_completion(const std::vector<TokenOut>& ts, size_t offset) {
         json tokens = json::array(), lps = json::array(), tops = json::array(), offs = json::array();
         for (const TokenOut& t : ts) {
@@ -120,13 +128,7 @@ struct Responder {
             if (role) delta["role"] = "assistant";
             if (!text.empty() || role) delta["content"] = text;
             choice["delta"] = delta;
-            json lp = nullptr;
-            if (req.logprobs >= 0 && !ts.empty()) {
-                lp = {{"content", json::array()}};
-                for (auto& t : ts)
-                    if (t.id >= 0) lp["content"].push_back(logprob_entry_chat(t));
-            }
-            choice["logprobs"] = lp;
+            choice["logprobs"] = req.logprobs >= 0 && !ts.empty() ? logprobs_chat(ts) : json(nullptr);
         } else {
             choice["text"] = text;
             choice["logprobs"] = req.logprobs >= 0 && !ts.empty() ? logprobs_completion(ts, *offset) : json(nullptr);
@@ -144,13 +146,7 @@ struct Responder {
         json choice = {{"index", 0}, {"finish_reason", finish()}};
         if (chat()) {
             choice["message"] = {{"role", "assistant"}, {"content", text}};
-            json lp = nullptr;
-            if (req.logprobs >= 0) {
-                lp = {{"content", json::array()}};
-                for (auto& t : ts)
-                    if (t.id >= 0) lp["content"].push_back(logprob_entry_chat(t));
-            }
-            choice["logprobs"] = lp;
+            choice["logprobs"] = req.logprobs >= 0 ? logprobs_chat(ts) : json(nullptr);
         } else {
             choice["text"] = text;
             choice["logprobs"] = req.logprobs >= 0 ? logprobs_completion(ts, 0) : json(nullptr);
