@@ -6,19 +6,24 @@
 //   head, tied: scale_up gate_up | scale_up down (SwiGLU) | logits (RMSNorm fused)    3  (untied: 1)
 //   advance seq.pos                                                                   1
 // decode_batch runs one step for B sequences in the same order: the matmuls take all B rows at once
-// (weights read once per step), the per-sequence kernels (embed, rope + cache write, attention,
-// advance) run once per sequence on row views of the shared activations, with no barriers between
-// sequences (their buffers are disjoint). Rows are padded to the storage-buffer offset alignment.
+// (weights read once per step); rope + cache write and attention run once per layer for all rows
+// (BATCH variants) or, on devices without them, once per sequence on row views of the shared
+// activations; embed runs once for all rows, advance per sequence, with no barriers between
+// sequences (their buffers are disjoint); last, each row's argmax (topk_slice + topk_merge, k = 1)
+// for greedy callers.
+// Rows are padded to the storage-buffer offset alignment.
 #include "model/convgpt_v1.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 
 #include "model/kernels/attention.h"
 #include "model/kernels/embed.h"
 #include "model/kernels/matmul.h"
+#include "model/kernels/topk.h"
 #include "model/model.h"
 
 namespace vkc {
@@ -37,7 +42,8 @@ class V1Model : public Model {
 public:
     V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr<Context> ctx, const ModelOptions& opts);
     std::unique_ptr<Sequence> new_sequence(int ctx) override;
-    void decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) override;
+    void decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits,
+                      int32_t* greedy = nullptr) override;
     std::vector<std::pair<std::string, double>> profile_decode_batch(Sequence* const* seqs, const int32_t* ids,
                                                                      int n) override;
     void forget_sequence(Sequence* s) override;
@@ -68,6 +74,14 @@ public:
     int batch_cap = 0;
     std::unique_ptr<Arena> batch_io;
     BufferRef batch_logits;
+    BufferRef batch_tokens; // [batch_cap] uint: the step's ids, one embed dispatch for all rows
+    BoundSet batch_embed_set;
+    // Each row's argmax, on the GPU (greedy callers read back B pairs, not B x V floats): TopK k = 1
+    // over the batch logits -> batch_greedy [batch_cap] TopKPair (host-visible, in batch_io).
+    std::unique_ptr<TopKKernel> batch_topk;
+    std::unique_ptr<Arena> batch_topk_arena;
+    BufferRef batch_greedy, batch_topk_scratch;
+    BoundSet batch_topk_set;
     std::unique_ptr<DescriptorArena> batch_sets;
     struct MatmulSets { BoundSet qkv, o, gu, down; };
     std::vector<MatmulSets> batch_layers;
@@ -95,8 +109,7 @@ public:
 
     // Descriptor sets of this sequence's kernels reading / writing row r of a batched step.
     struct RowSets {
-        BoundSet embed;
-        std::vector<BoundSet> rope, attn; // per layer
+        std::vector<BoundSet> rope, attn; // per layer (the per-row fallback of decode_batch)
     };
     const RowSets& row_sets(int r);
     uint32_t splits(int layer) const { return m_.c().layer_sliding[layer] ? splits_window_ : splits_full_; }
@@ -198,8 +211,17 @@ void V1Model::setup_batch() {
     if (batch_cap < 2) return; // decode_batch then runs one sequence at a time
     batch_io = std::make_unique<Arena>(*ctx_, MemoryKind::host, "batch logits");
     const int sl = batch_io->reserve(int64_t(batch_cap) * C.vocab_size * 4);
+    const int sg = batch_io->reserve(int64_t(batch_cap) * sizeof(TopKPair));
+    const int stok = batch_io->reserve(int64_t(batch_cap) * 4);
     batch_io->allocate();
     batch_logits = batch_io->ref(sl);
+    batch_tokens = batch_io->ref(stok);
+    batch_greedy = batch_io->ref(sg);
+    batch_topk = std::make_unique<TopKKernel>(*env_);
+    batch_topk_arena = std::make_unique<Arena>(*ctx_, MemoryKind::device, "batch argmax scratch");
+    const int st = batch_topk_arena->reserve(batch_topk->scratch_bytes(batch_cap, C.vocab_size, 1));
+    batch_topk_arena->allocate();
+    batch_topk_scratch = batch_topk_arena->ref(st);
     batch_attention = opts_.batch_kernels && rope->batch_supported() && attn->batch_supported() &&
                       batch_cap <= (int)kAttnMaxBatch;
     if (batch_attention) { // room for the most splits any context gets
@@ -222,6 +244,8 @@ void V1Model::setup_batch() {
     } else {
         batch_logits_set = mm->bind(S, x, w.lm_head, batch_logits, w.norm);
     }
+    batch_topk_set = batch_topk->bind(S, batch_logits, batch_topk_scratch, batch_greedy);
+    batch_embed_set = embed->bind(S, batch_tokens, w.embed, w.conv, w.norm_emb_g, x);
     batch_cb = std::make_unique<CommandBuffer>(*ctx_);
 }
 
@@ -247,6 +271,7 @@ void V1Model::check_batch(Sequence* const* seqs, int n) const {
 void V1Model::begin_batch(Sequence* const* seqs, const int32_t* ids, int n) {
     for (int i = 0; i < n; ++i) seqs[i]->check_step(ids[i]);
     for (int i = 0; i < n; ++i) seqs[i]->begin_batched_step(ids[i]);
+    std::memcpy(batch_tokens.mapped, ids, size_t(n) * 4); // the batched embedding's input
 }
 
 // Runs a recorded batched step; positions count as unknown until it is known to have run.
@@ -256,9 +281,9 @@ void V1Model::submit_batch(CommandBuffer& cb, Sequence* const* seqs, int n) {
     for (int i = 0; i < n; ++i) seqs[i]->end_batched_step();
 }
 
-void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) {
+void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits, int32_t* greedy) {
     check_batch(seqs, n);
-    if (n == 1 || n > batch_cap) return Model::decode_batch(seqs, ids, n, logits);
+    if (n == 1 || n > batch_cap) return Model::decode_batch(seqs, ids, n, logits, greedy);
     std::lock_guard<std::mutex> lock(submit_mutex());
     begin_batch(seqs, ids, n);
     if (batch_key.size() != size_t(n) || !std::equal(batch_key.begin(), batch_key.end(), seqs)) {
@@ -271,6 +296,13 @@ void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, flo
     }
     submit_batch(*batch_cb, seqs, n);
     if (logits) std::memcpy(logits, batch_logits.mapped, size_t(n) * c().vocab_size * 4);
+    if (greedy) {
+        std::vector<TopKPair> p(n);
+        std::memcpy(p.data(), batch_greedy.mapped, size_t(n) * sizeof(TopKPair));
+        for (int i = 0; i < n; ++i) // the top-K's first pick may be a -inf logit: none then, as argmax_row
+            greedy[i] = p[i].id == kTopKInvalid || p[i].value == -std::numeric_limits<float>::infinity()
+                            ? -1 : (int32_t)p[i].id;
+    }
 }
 
 std::vector<std::pair<std::string, double>> V1Model::profile_decode_batch(Sequence* const* seqs, const int32_t* ids,
@@ -300,9 +332,10 @@ void V1Model::record_batch(Recorder& rec, Sequence* const* seqs, int B) {
     auto mmr = [&](const BoundSet& set, const WeightTensor& wt, uint32_t xs, uint32_t ys, uint32_t flags) {
         mm->record(rec, set, MatmulKernel::push_for(n, wt, flags, kNormEps, xs, ys, 0));
     };
-    EmbedConvPush ep{1, 0, H, (uint32_t)C.e, (uint32_t)C.f, (uint32_t)C.conv_k, td, (uint32_t)w.embed.rows_per_part,
-                     (uint32_t)C.vocab_size};
-    for (int r = 0; r < B; ++r) embed->record(rec, s[r]->row_sets(r).embed, ep);
+    // every row's embedding in one dispatch (ids from batch_tokens, rows bs.x apart)
+    EmbedConvPush ep{n, 0, H, (uint32_t)C.e, (uint32_t)C.f, (uint32_t)C.conv_k, td, (uint32_t)w.embed.rows_per_part,
+                     (uint32_t)C.vocab_size, bs.x};
+    embed->record(rec, batch_embed_set, ep);
     for (int i = 0; i < C.n_layers; ++i) {
         const V1LayerWeights& lw = w.layers[i];
         const MatmulSets& ms = batch_layers[i];
@@ -336,6 +369,7 @@ void V1Model::record_batch(Recorder& rec, Sequence* const* seqs, int B) {
     } else {
         mmr(batch_logits_set, w.lm_head, bs.x, (uint32_t)C.vocab_size, MM_IN_RMSNORM);
     }
+    batch_topk->record(rec, batch_topk_set, n, (uint32_t)C.vocab_size, (uint32_t)C.vocab_size, 1);
     for (int r = 0; r < B; ++r) advance_->record(rec, s[r]->advance_set(), 1);
     rec.host_read_barrier();
 }
@@ -402,12 +436,10 @@ const V1Sequence::RowSets& V1Sequence::row_sets(int r) {
     const V1Config& C = m_.c();
     const BatchStrides& bs = m_.bs;
     const uint64_t qkv_w = uint64_t(C.n_heads + 2 * C.n_kv_heads) * C.head_dim, q_w = uint64_t(C.n_heads) * C.head_dim;
-    const BufferRef x = m_.x.sub(uint64_t(r) * bs.x * 4, uint64_t(C.td) * 4),
-                    qkv = m_.qkv.sub(uint64_t(r) * bs.qkv * 4, qkv_w * 4),
+    const BufferRef qkv = m_.qkv.sub(uint64_t(r) * bs.qkv * 4, qkv_w * 4),
                     q = m_.q.sub(uint64_t(r) * bs.q * 4, q_w * 4), att = m_.att.sub(uint64_t(r) * bs.q * 4, q_w * 4);
     DescriptorArena& S = *sets_;
     RowSets rs;
-    rs.embed = m_.embed->bind(S, tokens_, m_.w.embed, m_.w.conv, m_.w.norm_emb_g, x);
     for (int i = 0; i < C.n_layers; ++i) {
         const V1LayerWeights& lw = m_.w.layers[i];
         rs.rope.push_back(m_.rope->bind(S, qkv, lw.q_norm, lw.k_norm, seq_, q, kc_[i], vc_[i]));

@@ -208,12 +208,23 @@ void Sequence::begin_batched_step(int32_t id) {
     std::memcpy(tokens_.mapped, &id, 4);
 }
 
-void Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits) {
+int32_t argmax_row(const float* l, int n) {
+    int32_t best = -1;
+    float bv = -std::numeric_limits<float>::infinity();
+    for (int i = 0; i < n; ++i)
+        if (l[i] > bv) bv = l[i], best = i; // false for NaN and for -inf
+    return best;
+}
+
+void Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits, int32_t* greedy) {
     const size_t V = (size_t)vocab_size();
+    std::vector<float> row(greedy && !logits ? V : 0); // greedy without logits: one row on the host
     batch_dispatches_ = 0;
     for (int i = 0; i < n; ++i) {
-        seqs[i]->decode(ids[i], logits ? logits + i * V : nullptr);
+        float* l = logits ? logits + i * V : greedy ? row.data() : nullptr;
+        seqs[i]->decode(ids[i], l);
         batch_dispatches_ += seqs[i]->decode_dispatches();
+        if (greedy) greedy[i] = argmax_row(l, (int)V);
     }
 }
 

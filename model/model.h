@@ -69,7 +69,11 @@ public:
     // logits [n, vocab] (rows in order; may be null). The base runs each sequence's replayed decode in
     // turn; a model may override it to run the step in shared batched kernels (weights read once for
     // all rows). Results equal n separate decode() calls.
-    virtual void decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits);
+    // greedy [n] (may be null): each row's argmax (lowest id on ties, NaN never wins; -1 where every
+    // logit is NaN or -inf), computed on the GPU by the batched kernels, so a greedy caller can pass
+    // null logits and read back n ids instead of [n, vocab] floats.
+    virtual void decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits,
+                              int32_t* greedy = nullptr);
     // One decode_batch step recorded with a GPU timestamp after every dispatch: (kernel label, ns) each
     // (the base profiles the sequences' decode steps in turn). Advances every sequence like decode_batch.
     virtual std::vector<std::pair<std::string, double>> profile_decode_batch(Sequence* const* seqs,
@@ -97,6 +101,10 @@ protected:
 };
 
 enum class Logits { none, last, all };
+
+// Index of the largest of l[0 .. n): the first on ties; NaN never wins; -1 when every value is NaN or
+// -inf (the semantics of the GPU top-K's first pick and of the greedy sampler).
+int32_t argmax_row(const float* l, int n);
 
 // Candidates the GPU keeps for the last logits row of every step run with Logits::last (decode steps
 // included): the top kGpuTopK (id, value) pairs, sorted by value descending, ties -> lower id.

@@ -176,6 +176,13 @@ VKC_API vkc_status vkc_session_state_load_file(vkc_session* session, const char*
  * in a shared step. The sessions must not be in use on other threads. */
 VKC_API vkc_status vkc_decode_batch(vkc_session* const* sessions, const int32_t* ids, int32_t n, float* logits);
 
+/* vkc_decode_batch that also gives each row's greedy pick: argmax[i] (n entries, not NULL) receives the
+ * id of row i's largest logit (lowest id on ties, NaN never wins; -1 when every logit is NaN or -inf).
+ * Where the step runs in shared kernels (v1) the pick is made on the GPU, so with logits NULL a greedy
+ * caller reads back n ids per step instead of n x vocab floats. */
+VKC_API vkc_status vkc_decode_batch_argmax(vkc_session* const* sessions, const int32_t* ids, int32_t n,
+                                           float* logits, int32_t* argmax);
+
 /* Bytes of GPU memory the model's weights occupy (-1 for NULL); a session's state adds about
  * vkc_session_state_size bytes. */
 VKC_API int64_t vkc_model_weight_bytes(const vkc_model* model);

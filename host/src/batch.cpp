@@ -1,4 +1,5 @@
-// C API: vkc_decode_batch (one decode step for several sessions) and vkc_session_truncate.
+// C API: vkc_decode_batch / vkc_decode_batch_argmax (one decode step for several sessions) and
+// vkc_session_truncate.
 // vkc_decode_batch is the server's contract with the model layer: Model::decode_batch runs the step in
 // shared batched kernels where the architecture has them (v1), else each session's replayed decode.
 #include <cstring>
@@ -10,9 +11,10 @@
 using namespace vkc;
 using namespace vkc::api;
 
-extern "C" {
+namespace {
 
-vkc_status vkc_decode_batch(vkc_session* const* sessions, const int32_t* ids, int32_t n, float* logits) {
+// vkc_decode_batch and vkc_decode_batch_argmax (greedy may be null).
+vkc_status decode_batch(vkc_session* const* sessions, const int32_t* ids, int32_t n, float* logits, int32_t* greedy) {
     return guard([&] {
         if (n <= 0) fail(Status::invalid_argument, "decode batch of " + std::to_string(n) + " sessions");
         need(sessions, "sessions");
@@ -41,9 +43,23 @@ vkc_status vkc_decode_batch(vkc_session* const* sessions, const int32_t* ids, in
             sessions[i]->tokens.reserve(sessions[i]->tokens.size() + 1);
             seqs[i] = sessions[i]->seq.get();
         }
-        model->model->decode_batch(seqs.data(), ids, n, logits);
+        model->model->decode_batch(seqs.data(), ids, n, logits, greedy);
         for (int32_t i = 0; i < n; ++i) sessions[i]->tokens.push_back(ids[i]);
     });
+}
+
+} // namespace
+
+extern "C" {
+
+vkc_status vkc_decode_batch(vkc_session* const* sessions, const int32_t* ids, int32_t n, float* logits) {
+    return decode_batch(sessions, ids, n, logits, nullptr);
+}
+
+vkc_status vkc_decode_batch_argmax(vkc_session* const* sessions, const int32_t* ids, int32_t n, float* logits,
+                                   int32_t* argmax) {
+    if (!argmax) return guard([] { fail(Status::invalid_argument, "argmax is NULL"); });
+    return decode_batch(sessions, ids, n, logits, argmax);
 }
 
 vkc_status vkc_session_truncate(vkc_session* session, int32_t n_keep) {

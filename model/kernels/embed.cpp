@@ -44,8 +44,8 @@ void EmbedConvKernel::record(Recorder& rec, const BoundSet& set, const EmbedConv
     if (p.n_tokens == 0) return;
     if (p.e == 0 || p.H != p.e * p.e || p.H > kMaxH || p.f == 0 || p.e % p.f != 0 || p.k == 0 ||
         p.td != (p.e / p.f) * (p.e / p.f) || p.vocab == 0 || p.rows_per_part == 0 ||
-        (p.vocab - 1) / p.rows_per_part >= (uint32_t)kWeightParts)
-        fail(Status::internal, "embed_conv: invalid push (H = e*e <= 4096, f | e, td = (e/f)^2, split)");
+        (p.vocab - 1) / p.rows_per_part >= (uint32_t)kWeightParts || (p.out_stride != 0 && p.out_stride < p.td))
+        fail(Status::internal, "embed_conv: invalid push (H = e*e <= 4096, f | e, td = (e/f)^2, split, stride)");
     uint32_t gx, gy;
     token_grid(p.n_tokens, &gx, &gy);
     dispatch_push(rec, set, p, gx, gy, 1, "embed_conv");

@@ -14,8 +14,9 @@ struct EmbedConvPush {
     uint32_t n_tokens, tok_offset;
     uint32_t H, e, f, k, td; // H = e*e <= 4096, f divides e, td = (e/f)^2
     uint32_t rows_per_part, vocab;
+    uint32_t out_stride;     // floats between output rows; 0: td (packed)
 };
-static_assert(sizeof(EmbedConvPush) == 36, "EmbedConvPush mirrors GLSL");
+static_assert(sizeof(EmbedConvPush) == 40, "EmbedConvPush mirrors GLSL");
 
 // Mirrors `Push` in shaders/embed/embed_gather.comp.
 struct EmbedGatherPush {
@@ -29,7 +30,8 @@ public:
     static constexpr uint32_t kMaxH = 4096; // the E row is staged in 16 KiB of shared memory
 
     EmbedConvKernel(KernelEnv& env, WeightType type);
-    // tokens (uint), E [vocab, H], conv_w [e, e, 1, k] (float), g [1] (float), out [n_tokens, td] (float)
+    // tokens (uint), E [vocab, H], conv_w [e, e, 1, k] (float), g [1] (float),
+    // out [n_tokens, td] (float; rows out_stride apart when set)
     BoundSet bind(DescriptorArena& sets, const BufferRef& tokens, const WeightTensor& E, const BufferRef& conv_w,
                   const BufferRef& g, const BufferRef& out) const;
     void record(Recorder& rec, const BoundSet& set, const EmbedConvPush& push) const;

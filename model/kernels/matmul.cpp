@@ -3,25 +3,32 @@
 namespace vkc {
 
 namespace {
-constexpr uint32_t kMatvecWG = 128, kMatvecRows = 4, kMatvecPassRows = 4; // matvec.comp: largest WG, NR, MB
+constexpr uint32_t kMatvecWG = 128, kMatvecPassRows = 4; // matvec.comp: largest WG, MB
+constexpr uint32_t kMatvecRows[2] = {4, 1};              // matvec.comp's NR of matvec_[.][0] / [1]
+// Below this many 4-row workgroups (per x pass) a matvec takes one row per workgroup: v1's 144-row o /
+// down projections (K 2048 / 3072) ran 36 workgroups; the cost is NR-times more input reads and
+// reductions, which only pays where the grid is small.
+constexpr uint32_t kMatvecFewGroups = 128;
 constexpr uint32_t kTiledWG = 256, kTile = 64;       // shaders/matmul/matmul.comp: WG, BM = BN
 constexpr uint32_t kMaxGroups = 65535;               // guaranteed maxComputeWorkGroupCount per dimension
 
-PipelineDesc matmul_desc(const char* base, WeightType t, uint32_t wg) {
+PipelineDesc matmul_desc(const char* base, WeightType t, std::vector<uint32_t> spec) {
     PipelineDesc d;
     d.shader = std::string(base) + "_" + weight_type_suffix(t);
     d.binding_counts = {1, (uint32_t)kWeightParts, 1, 1}; // x, W[WPARTS], y, norm_w
     d.writes_mask = 0b100;
     d.push_size = sizeof(MatmulPush);
-    d.spec = {wg};
+    d.spec = std::move(spec);
     return d;
 }
 } // namespace
 
 MatmulKernel::MatmulKernel(KernelEnv& env, WeightType type) : type_(type) {
     for (int i = 0; i < 3; ++i)
-        matvec_[i] = std::make_unique<Pipeline>(env.ctx, env.cache, matmul_desc("matvec", type, kMatvecWG >> (2 - i)));
-    tiled_ = std::make_unique<Pipeline>(env.ctx, env.cache, matmul_desc("matmul", type, kTiledWG));
+        for (int r = 0; r < 2; ++r)
+            matvec_[i][r] = std::make_unique<Pipeline>(env.ctx, env.cache,
+                                                       matmul_desc("matvec", type, {kMatvecWG >> (2 - i), kMatvecRows[r]}));
+    tiled_ = std::make_unique<Pipeline>(env.ctx, env.cache, matmul_desc("matmul", type, {kTiledWG}));
 }
 
 BoundSet MatmulKernel::bind(DescriptorArena& sets, const BufferRef& x, const WeightTensor& w, const BufferRef& y,
@@ -33,7 +40,7 @@ BoundSet MatmulKernel::bind(DescriptorArena& sets, const BufferRef& x, const Wei
     for (const BufferRef& p : w.bind_parts()) refs.push_back(p);
     refs.push_back(y);
     refs.push_back(norm_w.valid() ? norm_w : x);
-    return sets.bind(*matvec_[2], refs);
+    return sets.bind(*matvec_[2][0], refs);
 }
 
 void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& p, MatmulPath path) const {
@@ -48,7 +55,8 @@ void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& 
         fail(Status::internal, "matmul: N / rows_per_part needs more than WPARTS parts");
     if (path == MatmulPath::automatic) path = p.M <= kMatvecMaxM ? MatmulPath::matvec : MatmulPath::tiled;
     if (path == MatmulPath::matvec) {
-        const uint32_t groups = ceil_div(p.N, kMatvecRows);
+        const int nr = ceil_div(p.N, kMatvecRows[0]) < kMatvecFewGroups ? 1 : 0;
+        const uint32_t groups = ceil_div(p.N, kMatvecRows[nr]);
         const uint32_t gx = std::min(groups, kMaxGroups);
         const std::string label = "matvec " + std::to_string(p.N) + "x" + std::to_string(p.K); // per shape in profiles
         // weights per 16-byte vector (matvec.comp's VE; a Q8_0 / Q4_0 vector holds 16 / 32 quants)
@@ -57,7 +65,7 @@ void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& 
         while (v < 2 && (kMatvecWG >> (2 - v)) * ve < p.K) ++v;
         // x rows in passes of kMatvecPassRows, one grid z each (small N keeps more workgroups busy)
         const uint32_t gz = std::min(ceil_div(p.M, kMatvecPassRows), kMaxGroups);
-        dispatch_push(rec, *matvec_[v], set, p, gx, ceil_div(groups, gx), gz, label.c_str());
+        dispatch_push(rec, *matvec_[v][nr], set, p, gx, ceil_div(groups, gx), gz, label.c_str());
     } else {
         if (ceil_div(p.M, kTile) > kMaxGroups || ceil_div(p.N, kTile) > kMaxGroups)
             fail(Status::unsupported, "matmul: too many tiles for one dispatch");

@@ -50,10 +50,12 @@ public:
 
 private:
     WeightType type_;
-    // matvec_[i]: workgroups of 32 << i threads. Threads stride over K one 16-byte weight vector at a
-    // time, so a short K (v1's 144-wide projections: 18 f16 vectors) leaves most of 128 threads idle and
-    // pays their reduction: record() takes the smallest workgroup whose threads cover K in one sweep.
-    std::unique_ptr<Pipeline> matvec_[3], tiled_;
+    // matvec_[i][r]: workgroups of 32 << i threads and 4 (r = 0) or 1 (r = 1) weight rows. Threads
+    // stride over K one 16-byte weight vector at a time, so a short K (v1's 144-wide projections: 18 f16
+    // vectors) leaves most of 128 threads idle and pays their reduction: record() takes the smallest
+    // workgroup whose threads cover K in one sweep, and one row per workgroup where 4 leave the grid small.
+    std::unique_ptr<Pipeline> matvec_[3][2];
+    std::unique_ptr<Pipeline> tiled_;
 };
 
 } // namespace vkc

@@ -121,9 +121,9 @@ void main() {
         for (uint s0 = 0u; s0 < ns; s0 += 8u) { // loads batched by 8
             float a8[8];
             for (uint u = 0u; u < 8u; ++u)
-                a8[u] = s0 + u < ns ? PART(((s0 + u) * rows + row) * hd + d) : 0.0;
+                a8[u] = (s0 + u < ns && w_sh[s0 + u] != 0.0) ? PART(((s0 + u) * rows + row) * hd + d) : 0.0;
             for (uint u = 0u; u < 8u; ++u)
-                if (s0 + u < ns) acc += w_sh[s0 + u] * a8[u];
+                if (s0 + u < ns) acc += w_sh[s0 + u] * a8[u]; // empty splits (l = 0: w = 0) were not read
         }
         o[QBASE + row * hd + d] = acc * inv_l;
     }

@@ -3,7 +3,7 @@
 //   id = tokens[tok_offset + t] (clamped to vocab - 1); X = E[id] viewed as an e x e grid X[c][w];
 //   Y[o][w] = sum_i sum_j K[o][i][0][j] * X[i][w + j - (k-1)]   (causal conv along w, zero left padding)
 //   P[a][b] = mean_{u,v < f} Y[a f + u][b f + v], flattened row-major -> [td = (e/f)^2]
-//   out[t][:] = P / max(||P||_2 / sqrt(td), 1e-5) * g[0]
+//   out[t][:] = P / max(||P||_2 / sqrt(td), 1e-5) * g[0]   (row t at t * out_stride; 0: td)
 // The E row (H = e*e <= 4096 floats) is staged in shared memory; threads compute pooled values P[q]
 // directly (Y is never stored): one thread per value, or, when the workgroup has more threads than td,
 // C = WG / td threads per value each summing every C-th input channel, combined through shared memory
@@ -27,6 +27,7 @@ layout(push_constant) uniform Push {
     uint n_tokens, tok_offset;
     uint H, e, f, k, td;
     uint rows_per_part, vocab;
+    uint out_stride;
 } pc;
 
 shared float xs[MAXH]; // the token's grid X, later the reduction scratch (16 KiB)
@@ -43,7 +44,7 @@ void main() {
     barrier();
 
     const uint e = pc.e, f = pc.f, kw = pc.k, p = pc.e / pc.f, td = pc.td;
-    const uint ob = t * td;
+    const uint ob = t * (pc.out_stride == 0u ? td : pc.out_stride);
     const float inv_area = 1.0 / float(f * f);
     // C threads share one pooled value when the workgroup outnumbers td (each sums channels i = c mod C)
     const uint C = max(1u, WG / td);

@@ -11,9 +11,11 @@
 #include "common/types.glsl"
 
 layout(constant_id = 0) const uint WG = 128; // multiple of 16, <= 128 (shared memory: NV * WG floats)
+// output columns (weight rows) per workgroup: 4, or 1 for a short N with a long K (v1's 144-row o and
+// down projections: 36 workgroups of 4 rows left most of a large GPU idle)
+layout(constant_id = 1) const uint NR = 4;
 layout(local_size_x_id = 0) in;
 
-#define NR 4              // output columns (weight rows) per workgroup
 #define MB 4              // x rows per pass
 #define NV (NR * MB + MB) // values reduced per thread: NR*MB dot products + MB sums of squares
 
@@ -36,11 +38,13 @@ layout(local_size_x_id = 0) in;
 #endif
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer XV4 { vec4 x4[]; }; // the same x as vec4 (vector path)
 layout(std430, binding = 1) readonly buffer W { WSTORE w[]; } wp[WPARTS];
 // the same weight buffers viewed as 16-byte vectors (used when every row starts on a vector: K % VE == 0)
 layout(std430, binding = 1) readonly buffer WV { WVEC v[]; } wv[WPARTS];
 layout(std430, binding = 2) buffer Y { float y[]; };
 layout(std430, binding = 3) readonly buffer NW { float nw[]; };
+layout(std430, binding = 3) readonly buffer NWV4 { vec4 nw4[]; };
 
 layout(push_constant) uniform Push {
     uint M, N, K;
@@ -58,6 +62,18 @@ float in_val(uint xb, uint k, inout float ss) {
     const float v = x[xb + k];
     if ((pc.flags & MM_IN_RMSNORM) != 0u) { ss += v * v; return v * nw[k]; }
     if ((pc.flags & MM_IN_SWIGLU) != 0u) return silu(v) * x[xb + pc.K + k];
+    return v;
+}
+
+// Input elements k .. k + 3 (k % 4 == 0, x rows starting on a vec4): 1 to 3 vector loads, not 4 to 12
+// scalar ones (the loads of in_val dominated the short-K matvecs).
+vec4 in_vec4(uint xb, uint k, inout float ss) {
+    const vec4 v = x4[(xb + k) >> 2];
+    if ((pc.flags & MM_IN_RMSNORM) != 0u) { ss += dot(v, v); return v * nw4[k >> 2]; }
+    if ((pc.flags & MM_IN_SWIGLU) != 0u) {
+        const vec4 u = x4[(xb + pc.K + k) >> 2];
+        return vec4(silu(v.x), silu(v.y), silu(v.z), silu(v.w)) * u;
+    }
     return v;
 }
 
@@ -160,14 +176,23 @@ void main() {
         }
 #else
         if (VEC_ROWS) {
-            // every row starts on a 16-byte vector: each thread reads whole vectors of NR rows
+            // every row starts on a 16-byte vector: each thread reads whole vectors of NR rows; the
+            // inputs as vec4 too when every x row starts on one (uniform)
+            const bool xvec = pc.x_stride % 4u == 0u;
             for (uint k = tid * VE; k < K; k += WG * VE) {
                 WVEC wr[NR];
                 for (uint r = 0; r < NR; ++r) wr[r] = wv[part[r]].v[(eb[r] + k) / VE];
                 for (uint i = 0; i < MB; ++i) {
                     if (i >= mc) break;
                     float xv[VE];
-                    for (uint j = 0; j < VE; ++j) xv[j] = in_val(xb[i], k + j, ss[i]);
+                    if (xvec) {
+                        for (uint j = 0; j < VE; j += 4u) {
+                            const vec4 v = in_vec4(xb[i], k + j, ss[i]);
+                            xv[j] = v.x, xv[j + 1u] = v.y, xv[j + 2u] = v.z, xv[j + 3u] = v.w;
+                        }
+                    } else {
+                        for (uint j = 0; j < VE; ++j) xv[j] = in_val(xb[i], k + j, ss[i]);
+                    }
                     for (uint r = 0; r < NR; ++r) acc[r][i] += vdot(wr[r], xv);
                 }
             }

@@ -5,6 +5,7 @@
 // sliding window); v2 through the base class's one-at-a-time path.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -33,7 +34,9 @@ Pair make_pair(Model& m, int prompt_len, int seed) {
     return p;
 }
 
-// One batched step over pairs[order[i]], checked row by row against the lone twins.
+// One batched step over pairs[order[i]], checked row by row against the lone twins; each row's greedy
+// pick (GPU argmax on the batched path) equals the argmax of the lone twin's logits. Every third step
+// reads back only the picks (null logits).
 void step(Model& m, std::vector<Pair>& pairs, const std::vector<int>& order, int t) {
     const size_t V = (size_t)m.vocab_size();
     std::vector<Sequence*> seqs;
@@ -42,12 +45,16 @@ void step(Model& m, std::vector<Pair>& pairs, const std::vector<int>& order, int
         seqs.push_back(pairs[k].batched.get());
         ids.push_back(int32_t((t * 13 + k * 7 + 1) % V));
     }
+    const bool with_logits = t % 3 != 2;
     std::vector<float> rows(order.size() * V), one(V);
-    m.decode_batch(seqs.data(), ids.data(), (int)order.size(), rows.data());
+    std::vector<int32_t> greedy(order.size(), -2);
+    m.decode_batch(seqs.data(), ids.data(), (int)order.size(), with_logits ? rows.data() : nullptr, greedy.data());
     for (size_t i = 0; i < order.size(); ++i) {
         Pair& p = pairs[order[i]];
         p.alone->decode(ids[i], one.data());
         EXPECT_EQ(p.batched->pos(), p.alone->pos());
+        EXPECT_EQ(greedy[i], argmax_row(one.data(), (int)V)) << "step " << t << ", batch row " << i;
+        if (!with_logits) continue;
         const std::vector<float> row(rows.begin() + i * V, rows.begin() + (i + 1) * V);
         EXPECT_EQ(row, one) << "step " << t << ", batch row " << i << " (pair " << order[i] << ")";
     }
@@ -81,6 +88,18 @@ TEST_F(DecodeBatch, V1PerRowFallbackEqualsSingleDecodes) {
     run_schedule("/v1-tiny-swa/bf16", false);
 }
 TEST_F(DecodeBatch, V2DecodesInTurn) { run_schedule("/v2-tiny"); }
+
+// The host argmax (the base path's greedy pick; the GPU top-K's first pick has the same rules).
+TEST(ArgmaxRow, FirstMaximumNaNNeverWinsNoneIsMinusOne) {
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    const std::vector<float> ties{1, 3, -2, 3}, with_nan{nan, 2, nan, 5, nan}, top_inf{0, inf, inf};
+    const std::vector<float> none{nan, -inf, nan};
+    EXPECT_EQ(argmax_row(ties.data(), 4), 1);
+    EXPECT_EQ(argmax_row(with_nan.data(), 5), 3);
+    EXPECT_EQ(argmax_row(top_inf.data(), 3), 1);
+    EXPECT_EQ(argmax_row(none.data(), 3), -1);
+    EXPECT_EQ(argmax_row(none.data(), 0), -1);
+}
 
 // The batched step runs one rope and one split + combine attention per layer for all its rows (where
 // the device has the batched variants; lavapipe does), and one per row and layer on the fallback.

@@ -19,7 +19,9 @@ TEST_F(Staging, StagedWeightsGiveIdenticalLogits) {
         o.pipeline_cache_path = "";
         o.force_staging = staged;
         auto m = Model::load(fixtures_dir() + "/v1-tiny-untied/bf16", o);
-        if (staged) ASSERT_FALSE(m->context().unified_memory());
+        if (staged) {
+            ASSERT_FALSE(m->context().unified_memory());
+        }
         auto seq = m->new_sequence(64);
         std::vector<float> logits(size_t(ids.size()) * m->vocab_size());
         seq->prefill(ids.data(), 6, Logits::all, logits.data());

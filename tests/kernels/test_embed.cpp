@@ -27,10 +27,11 @@ std::vector<uint32_t> make_tokens(uint32_t vocab, uint32_t rpp, uint32_t tok_off
     return t;
 }
 
-void conv_test(WeightType type, const ConvShape& s, uint32_t vocab, int parts, uint32_t seed) {
-    const uint32_t H = s.e * s.e, p = s.e / s.f, td = p * p, n = 11, tok_offset = 5;
+// pad: floats between output rows (out_stride = td + pad; 0: packed rows, the push's default)
+void conv_test(WeightType type, const ConvShape& s, uint32_t vocab, int parts, uint32_t seed, uint32_t pad = 0) {
+    const uint32_t H = s.e * s.e, p = s.e / s.f, td = p * p, n = 11, tok_offset = 5, stride = td + pad;
     SCOPED_TRACE("e=" + std::to_string(s.e) + " f=" + std::to_string(s.f) + " k=" + std::to_string(s.k) +
-                 " parts=" + std::to_string(parts) + " " + weight_type_suffix(type));
+                 " parts=" + std::to_string(parts) + " pad=" + std::to_string(pad) + " " + weight_type_suffix(type));
     std::vector<float> E = random_vec(size_t(vocab) * H, seed);
     // a row so small that the ScaleNorm floor (1e-5) applies (f32 only: f16 would flush it)
     if (type == WeightType::f32)
@@ -46,23 +47,25 @@ void conv_test(WeightType type, const ConvShape& s, uint32_t vocab, int parts, u
     EmbedConvKernel kern(env(), type);
     WeightTensor Et = b.weight(E, vocab, H, type, rpp);
     ASSERT_EQ((int)Et.parts.size(), parts);
-    BufferRef tb = b.from(tokens), cwb = b.from(cw), gb = b.from(g), out = b.zeros(size_t(n) * td * 4 + 64);
+    BufferRef tb = b.from(tokens), cwb = b.from(cw), gb = b.from(g), out = b.zeros(size_t(n) * stride * 4 + 64);
     BoundSet set = kern.bind(b.sets(), tb, Et, cwb, gb, out);
     EmbedConvPush push = EmbedConvKernel::push_for(n, tok_offset, Et, s.f, s.k);
     ASSERT_EQ(push.e, s.e);
     ASSERT_EQ(push.td, td);
+    if (pad) push.out_stride = stride;
     run_once([&](Recorder& rec) { kern.record(rec, set, push); });
-    std::vector<float> got = b.read(out, size_t(n) * td + 16);
+    std::vector<float> got = b.read(out, size_t(n) * stride + 16);
 
     for (uint32_t t = 0; t < n; ++t) {
         const uint32_t id = tokens[tok_offset + t];
         std::vector<float> erow(E.begin() + size_t(id) * H, E.begin() + size_t(id + 1) * H);
         std::vector<float> want = ref::embed_conv_pool_norm<float>(erow, cw, g[0], s.e, s.f, s.k);
         ASSERT_EQ(want.size(), td);
-        std::vector<float> row(got.begin() + size_t(t) * td, got.begin() + size_t(t + 1) * td);
+        std::vector<float> row(got.begin() + size_t(t) * stride, got.begin() + size_t(t) * stride + td);
         EXPECT_LT(rel_error(row, want), 2e-5) << "token " << t << " id " << id;
+        for (uint32_t i = td; i < stride; ++i) EXPECT_EQ(got[size_t(t) * stride + i], 0.f) << "wrote into the padding";
     }
-    for (size_t i = size_t(n) * td; i < got.size(); ++i) EXPECT_EQ(got[i], 0.f) << "wrote past the output";
+    for (size_t i = size_t(n) * stride; i < got.size(); ++i) EXPECT_EQ(got[i], 0.f) << "wrote past the output";
 }
 
 // (e, f, k): v1 fixtures (H=256 and 576), the 164M checkpoint (H=1296, td=144), an odd one with f=1
@@ -83,6 +86,12 @@ TEST_F(Embed, ConvSplitTable) {
         conv_test(WeightType::f32, s, 41, 3, seed++);
         conv_test(WeightType::f16, s, 37, 3, seed++); // odd rows_per_part * H: parts start at row offsets
     }
+}
+
+// Rows at a stride past td (decode_batch's rows padded to the offset alignment): padding untouched.
+TEST_F(Embed, ConvRowStride) {
+    conv_test(WeightType::f16, kConvShapes[2], 40, 1, 40, 5);
+    conv_test(WeightType::f32, kConvShapes[3], 41, 3, 41, 64);
 }
 
 // Ids >= vocab are clamped to vocab - 1 (no out-of-bounds reads; the host rejects such ids first).

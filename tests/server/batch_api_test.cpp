@@ -1,7 +1,9 @@
 // C API additions for the server: vkc_session_truncate (prefix reuse) on a v1 and a v2 fixture, and
-// vkc_decode_batch (argument validation; rows equal to sessions decoded one at a time).
+// vkc_decode_batch (argument validation; rows equal to sessions decoded one at a time) and
+// vkc_decode_batch_argmax (each row's greedy pick).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -126,6 +128,42 @@ TEST(ServerApi, DecodeBatchEqualsSingleDecodes) {
             EXPECT_EQ(row, one) << "session " << i << " step " << step;
         }
     }
+}
+
+// vkc_decode_batch_argmax: each row's pick is the argmax of the logits the same step gives (lowest id on
+// ties), with logits read back or not (NULL: the picks alone), for a shared-kernel batch and a batch of one.
+TEST(ServerApi, DecodeBatchArgmaxIsEachRowsGreedyPick) {
+    ModelPtr m = load("v1-tiny-tied/f32");
+    ASSERT_TRUE(m);
+    const int V = vkc_model_vocab_size(m.get());
+    std::vector<SessionPtr> batch, single;
+    for (int i = 0; i < 3; ++i) {
+        batch.push_back(session(m.get(), 64));
+        single.push_back(session(m.get(), 64));
+        const auto p = ids(3 + i, 20 + i, V);
+        ASSERT_EQ(vkc_session_eval(batch.back().get(), p.data(), (int32_t)p.size(), nullptr), VKC_OK);
+        ASSERT_EQ(vkc_session_eval(single.back().get(), p.data(), (int32_t)p.size(), nullptr), VKC_OK);
+    }
+    vkc_session* ss[3] = {batch[0].get(), batch[1].get(), batch[2].get()};
+    for (int step = 0; step < 4; ++step) {
+        const int n = step == 3 ? 1 : 3;
+        const int32_t x[3] = {(step * 7 + 1) % V, (step * 3 + 4) % V, (step * 13 + 2) % V};
+        std::vector<float> rows(3 * size_t(V)), one(V);
+        int32_t pick[3] = {-2, -2, -2};
+        const bool with_logits = step % 2 == 0;
+        ASSERT_EQ(vkc_decode_batch_argmax(ss, x, n, with_logits ? rows.data() : nullptr, pick), VKC_OK)
+            << vkc_last_error();
+        for (int i = 0; i < n; ++i) {
+            ASSERT_EQ(vkc_session_eval(single[i].get(), &x[i], 1, one.data()), VKC_OK);
+            const int32_t want = int32_t(std::max_element(one.begin(), one.end()) - one.begin());
+            EXPECT_EQ(pick[i], want) << "session " << i << " step " << step;
+            if (with_logits) {
+                EXPECT_EQ(std::vector<float>(rows.begin() + i * V, rows.begin() + (i + 1) * V), one);
+            }
+        }
+    }
+    EXPECT_EQ(vkc_decode_batch_argmax(ss, nullptr, 3, nullptr, nullptr), VKC_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(vkc_last_error()).find("argmax"), std::string::npos) << vkc_last_error();
 }
 
 TEST(ServerApi, DecodeBatchValidatesBeforeRunning) {

@@ -124,6 +124,15 @@ private:
     std::string held_;
 };
 
+// A job whose next token is the argmax of the raw logits (greedy, no penalty changes a logit, no
+// logprobs): the decode step's GPU argmax serves it, and its logits need not be read back.
+bool greedy_pick_only(const JobConfig& c) {
+    const vkc_sampler_params& p = c.sampling;
+    const bool penalties = p.penalty_last_n != 0 &&
+                           (p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f);
+    return p.temperature <= 0.0f && !penalties && c.logprobs < 0;
+}
+
 // log-softmax of the chosen id and the top k alternatives.
 void logprobs_of(const float* x, int V, int32_t id, int k, TokenOut& t) {
     const float mx = *std::max_element(x, x + V);
@@ -232,10 +241,16 @@ void Scheduler::release(Slot& s, const std::string& reason, const std::string& e
 
 // Samples the slot's next token from logits [vocab] and hands its text to the job; ends the job on
 // eos, a stop string, max_tokens or a full context.
-void Scheduler::accept_token(Slot& s, const float* logits) {
+void Scheduler::accept_token(Slot& s, const float* logits, int32_t pick) {
     Job& job = *s.job;
-    const int32_t id = vkc_sampler_sample(s.sampler, logits, vocab_, s.tokens.data(), (int32_t)s.tokens.size());
-    if (id < 0) return release(s, "", std::string("sampling failed: ") + vkc_last_error());
+    int32_t id = -1;
+    if (pick != -2 && greedy_pick_only(job.cfg)) {
+        if (pick < 0) return release(s, "", "sampling failed: every logit is -inf or NaN");
+        id = pick;
+    } else {
+        id = vkc_sampler_sample(s.sampler, logits, vocab_, s.tokens.data(), (int32_t)s.tokens.size());
+        if (id < 0) return release(s, "", std::string("sampling failed: ") + vkc_last_error());
+    }
     const auto now = Clock::now();
     if (s.n_generated == 0)
         metrics_.ttft(std::chrono::duration<double>(now - job.arrived).count());
@@ -293,6 +308,7 @@ void Scheduler::loop() {
     std::vector<int32_t> ids;
     std::vector<Slot*> active;
     std::vector<float> logits;
+    std::vector<int32_t> picks;
     for (;;) {
         std::vector<std::shared_ptr<Job>> admitted;
         {
@@ -344,8 +360,13 @@ void Scheduler::loop() {
         for (auto& s : slots_)
             if (s->job && s->next >= 0) active.push_back(s.get()), sessions.push_back(s->session), ids.push_back(s->next);
         if (active.empty()) continue;
-        logits.resize(active.size() * size_t(vocab_));
-        vkc_status st = vkc_decode_batch(sessions.data(), ids.data(), (int32_t)active.size(), logits.data());
+        // Greedy jobs take the step's GPU argmax; the [n, vocab] logits come back only when a job samples.
+        bool need_logits = false;
+        for (Slot* s : active) need_logits = need_logits || !greedy_pick_only(s->job->cfg);
+        logits.resize(need_logits ? active.size() * size_t(vocab_) : 0);
+        picks.assign(active.size(), -2);
+        vkc_status st = vkc_decode_batch_argmax(sessions.data(), ids.data(), (int32_t)active.size(),
+                                                need_logits ? logits.data() : nullptr, picks.data());
         if (st != VKC_OK) {
             const std::string err = std::string("decode failed: ") + vkc_last_error();
             for (Slot* s : active) {
@@ -359,7 +380,7 @@ void Scheduler::loop() {
             Slot& s = *active[i];
             s.tokens.push_back(s.next);
             s.next = -1;
-            accept_token(s, logits.data() + i * size_t(vocab_));
+            accept_token(s, need_logits ? logits.data() + i * size_t(vocab_) : nullptr, picks[i]);
         }
     }
 }

@@ -1,8 +1,9 @@
 // Continuous-batching scheduler of vkconvgpt-server. --parallel slots (one vkc_session each, created at
 // start), a bounded wait queue, one thread that between decode steps admits queued jobs (prefill into
-// the free slot with the longest cached prefix, truncated to it), runs ONE vkc_decode_batch over all
-// active slots, samples each slot with its own vkc_sampler, and hands text to the HTTP threads through
-// the job. A job whose client went away (Job::cancel) leaves its slot before the next step.
+// the free slot with the longest cached prefix, truncated to it), runs ONE vkc_decode_batch_argmax over
+// all active slots, samples each slot with its own vkc_sampler (greedy jobs without penalties or
+// logprobs take the step's GPU argmax instead, and when all jobs are such, no logits are read back),
+// and hands text to the HTTP threads through the job. A job whose client went away (Job::cancel) leaves its slot before the next step.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -88,7 +89,8 @@ private:
     struct Slot;
     void loop();
     void admit(Slot& s, std::shared_ptr<Job> job);
-    void accept_token(Slot& s, const float* logits);
+    // logits: the slot's row; pick: its GPU argmax (-2: none), used instead of the logits by greedy jobs
+    void accept_token(Slot& s, const float* logits, int32_t pick = -2);
     void release(Slot& s, const std::string& reason, const std::string& err = "");
 
     vkc_model* model_;
