@@ -29,7 +29,9 @@ echo '```'; "$run" info; echo '```'; echo
 batch_rows() { # decode_batch scaling on convgpt-v1-164m f16 (the server's batched step)
   "$run" init-model --preset convgpt-v1-164m --out /tmp/convgpt-v1-164m 2>/dev/null
   echo "## convgpt-v1-164m f16: B sequences per decode step (aggregate tokens/s)"; echo
-  for b in 1 2 4 8; do "$run" bench --model /tmp/convgpt-v1-164m -p 0 -n 128 -r 3 --batch $b | grep '| tg'; done; echo
+  for b in 1 2 4 8; do
+    "$run" bench --model /tmp/convgpt-v1-164m -p 0 -n 128 -r 3 --batch $b $([ $b = 1 ] && echo --chain 16) | grep '| tg'
+  done; echo
   "$run" bench --model /tmp/convgpt-v1-164m -p 0 -n 0 --batch 8 --profile | head -n 40; echo
 }
 server_rows() { # vkconvgpt-server under 1, 2, 4, 8 concurrent greedy streams (issue 5's bar)
@@ -49,7 +51,7 @@ if [ "${MODE:-full}" = quick ]; then
   for preset in convgpt-v1-164m convgpt-v2-200m; do
     "$run" init-model --preset $preset --out /tmp/$preset 2>/dev/null
     echo "## $preset (quick)"; echo
-    "$run" bench --model /tmp/$preset -p 512 -n 128 -r 3; echo
+    "$run" bench --model /tmp/$preset -p 512 -n 128 -r 3 --chain 16; echo
     "$run" bench --model /tmp/$preset -p 0 -n 0 --profile | head -n 30; echo
   done
   exit 0
@@ -75,7 +77,7 @@ echo
 for preset in convgpt-v1-164m convgpt-v2-200m; do
   "$run" init-model --preset $preset --out /tmp/$preset 2>/dev/null
   echo "## $preset"; echo
-  for p in f16 f32 q8_0 q4_0; do "$run" bench --model /tmp/$preset --weights $p -p 512 -n 128 -r 5; echo; done
+  for p in f16 f32 q8_0 q4_0; do "$run" bench --model /tmp/$preset --weights $p -p 512 -n 128 -r 5 --chain 16; echo; done
   "$run" bench --model /tmp/$preset -p 0 -n 0 --profile | head -n 30; echo
 done
 batch_rows

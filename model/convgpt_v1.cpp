@@ -78,7 +78,6 @@ public:
     BoundSet batch_embed_set;
     // Each row's argmax, on the GPU (greedy callers read back B pairs, not B x V floats): TopK k = 1
     // over the batch logits -> batch_greedy [batch_cap] TopKPair (host-visible, in batch_io).
-    std::unique_ptr<TopKKernel> batch_topk;
     std::unique_ptr<Arena> batch_topk_arena;
     BufferRef batch_greedy, batch_topk_scratch;
     BoundSet batch_topk_set;
@@ -217,9 +216,8 @@ void V1Model::setup_batch() {
     batch_logits = batch_io->ref(sl);
     batch_tokens = batch_io->ref(stok);
     batch_greedy = batch_io->ref(sg);
-    batch_topk = std::make_unique<TopKKernel>(*env_);
     batch_topk_arena = std::make_unique<Arena>(*ctx_, MemoryKind::device, "batch argmax scratch");
-    const int st = batch_topk_arena->reserve(batch_topk->scratch_bytes(batch_cap, C.vocab_size, 1));
+    const int st = batch_topk_arena->reserve(topk_->scratch_bytes(batch_cap, C.vocab_size, 1));
     batch_topk_arena->allocate();
     batch_topk_scratch = batch_topk_arena->ref(st);
     batch_attention = opts_.batch_kernels && rope->batch_supported() && attn->batch_supported() &&
@@ -244,7 +242,7 @@ void V1Model::setup_batch() {
     } else {
         batch_logits_set = mm->bind(S, x, w.lm_head, batch_logits, w.norm);
     }
-    batch_topk_set = batch_topk->bind(S, batch_logits, batch_topk_scratch, batch_greedy);
+    batch_topk_set = topk_->bind(S, batch_logits, batch_topk_scratch, batch_greedy);
     batch_embed_set = embed->bind(S, batch_tokens, w.embed, w.conv, w.norm_emb_g, x);
     batch_cb = std::make_unique<CommandBuffer>(*ctx_);
 }
@@ -369,7 +367,7 @@ void V1Model::record_batch(Recorder& rec, Sequence* const* seqs, int B) {
     } else {
         mmr(batch_logits_set, w.lm_head, bs.x, (uint32_t)C.vocab_size, MM_IN_RMSNORM);
     }
-    batch_topk->record(rec, batch_topk_set, n, (uint32_t)C.vocab_size, (uint32_t)C.vocab_size, 1);
+    topk_->record(rec, batch_topk_set, n, (uint32_t)C.vocab_size, (uint32_t)C.vocab_size, 1);
     for (int r = 0; r < B; ++r) advance_->record(rec, s[r]->advance_set(), 1);
     rec.host_read_barrier();
 }

@@ -32,7 +32,7 @@ Model::Model(std::unique_ptr<Context> ctx, ModelConfig cfg, const ModelOptions& 
     weights_ = std::make_unique<Arena>(*ctx_, MemoryKind::device, "weights");
     acts_ = std::make_unique<Arena>(*ctx_, MemoryKind::device, "activations");
     advance_ = std::make_unique<AdvanceKernel>(*env_);
-    if (opts.gpu_topk) topk_ = std::make_unique<TopKKernel>(*env_);
+    topk_ = std::make_unique<TopKKernel>(*env_); // greedy picks on the GPU (batches, chains; gpu_topk)
 }
 
 Model::~Model() {
@@ -69,13 +69,14 @@ Sequence::~Sequence() {
     try {
         if (prefill_cb_) prefill_cb_->wait();
         if (decode_cb_) decode_cb_->wait();
+        if (greedy_cb_) greedy_cb_->wait();
     } catch (...) {
     }
 }
 
 void Sequence::finish_setup() {
     advance_set_ = model_.advance_->bind(*sets_, seq_);
-    if (model_.topk_) {
+    if (model_.opts_.gpu_topk) {
         Context& c = model_.context();
         const uint32_t V = (uint32_t)model_.vocab_size();
         topk_io_ = std::make_unique<Arena>(c, MemoryKind::host, "sequence top-k");
@@ -187,15 +188,79 @@ void Sequence::prefill(const int32_t* ids, int n, Logits mode, float* logits) {
     }
 }
 
+void Sequence::sync_pos() {
+    if (!pos_dirty_) return;
+    Recorder rec(prefill_cb_->begin(true));
+    record_pos(rec);
+    prefill_cb_->end();
+    submit(*prefill_cb_);
+}
+
 void Sequence::submit_decode(int32_t id) {
-    if (pos_dirty_) { // rare: after reset() or a failed submission
-        Recorder rec(prefill_cb_->begin(true));
-        record_pos(rec);
-        prefill_cb_->end();
-        submit(*prefill_cb_);
-    }
+    sync_pos(); // rare: after reset() or a failed submission
     std::memcpy(tokens_.mapped, &id, 4);
     submit(*decode_cb_);
+}
+
+int Sequence::max_greedy_steps() const {
+    // the chain's pairs live in tokens_ (ctx_len uints): pair i + 1 holds step i's pick
+    return std::max(0, std::min(kMaxGreedySteps, ctx_len_ / 2 - 1));
+}
+
+// tokens_ as TopKPair [ctx_len / 2]: pair 0's id is the first input (written by the host); step i embeds
+// the id of pair i (uint 2i) and its argmax (TopK k = 1 over logits row 0) writes pair i + 1.
+void Sequence::record_greedy(int n) {
+    const uint32_t V = (uint32_t)model_.vocab_size();
+    if (!greedy_set_.pipeline) {
+        greedy_scratch_arena_ = std::make_unique<Arena>(model_.context(), MemoryKind::device, "greedy chain scratch");
+        const int ss = greedy_scratch_arena_->reserve(model_.topk_->scratch_bytes(1, V, 1));
+        greedy_scratch_arena_->allocate();
+        greedy_set_ = model_.topk_->bind(*sets_, logits_, greedy_scratch_arena_->ref(ss), tokens_);
+    }
+    if (!greedy_cb_) greedy_cb_ = std::make_unique<CommandBuffer>(model_.context());
+    greedy_n_ = 0;
+    Recorder rec(greedy_cb_->begin(false));
+    for (int i = 0; i < n; ++i) {
+        record_forward(rec, 1, 2u * i, Logits::last);
+        model_.topk_->record(rec, greedy_set_, 1, V, V, 1, (uint32_t)i + 1);
+        model_.advance_->record(rec, advance_set_, 1);
+    }
+    rec.host_read_barrier();
+    greedy_cb_->end();
+    greedy_n_ = n;
+    greedy_dispatches_ = rec.dispatches();
+}
+
+int Sequence::decode_greedy(int32_t id, int n, int32_t* out) {
+    if (!out) fail(Status::invalid_argument, "decode_greedy: out is NULL");
+    if (n < 1 || n > max_greedy_steps())
+        fail(Status::invalid_argument, "decode_greedy: " + std::to_string(n) + " steps (1 to " +
+                                           std::to_string(max_greedy_steps()) + " per submission at this context)");
+    check_ids(&id, 1);
+    if ((int64_t)pos_ + n > ctx_len_)
+        fail(Status::invalid_argument, "decode_greedy: " + std::to_string(n) + " steps from position " +
+                                           std::to_string(pos_) + " exceed the context of " + std::to_string(ctx_len_) +
+                                           " tokens");
+    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+    if (greedy_n_ != n) record_greedy(n);
+    sync_pos();
+    std::memcpy(tokens_.mapped, &id, 4);
+    submit(*greedy_cb_);
+    std::vector<TopKPair> p(size_t(n) + 1);
+    std::memcpy(p.data(), tokens_.mapped, p.size() * sizeof(TopKPair));
+    for (int i = 0; i < n; ++i) {
+        // no pick (every logit NaN or -inf, as argmax_row): the steps after it ran on a clamped id, so
+        // the sequence keeps only the steps up to this one
+        if (p[i + 1].id >= (uint32_t)model_.vocab_size() || p[i + 1].value == -std::numeric_limits<float>::infinity()) {
+            std::fill(out + i, out + n, -1);
+            pos_ += i + 1;
+            pos_dirty_ = true; // the GPU advanced n positions
+            return i + 1;
+        }
+        out[i] = (int32_t)p[i + 1].id;
+    }
+    pos_ += n;
+    return n;
 }
 
 void Sequence::begin_batched_step(int32_t id) {

@@ -109,6 +109,8 @@ int32_t argmax_row(const float* l, int n);
 // Candidates the GPU keeps for the last logits row of every step run with Logits::last (decode steps
 // included): the top kGpuTopK (id, value) pairs, sorted by value descending, ties -> lower id.
 constexpr int kGpuTopK = 64;
+// Most steps one Sequence::decode_greedy submission chains.
+constexpr int kMaxGreedySteps = 64;
 static_assert(kGpuTopK <= (int)kTopKMax, "topk kernel limit");
 
 class Sequence {
@@ -127,6 +129,15 @@ public:
     void decode_topk(int32_t id, int32_t* ids, float* values);
     // prefill(ids, n, Logits::last, nullptr) then the top-K candidates of the last row, as decode_topk.
     void prefill_topk(const int32_t* ids, int n, int32_t* top_ids, float* top_values);
+    // n greedy decode steps in one submission, no host round trip between them: step 0 evaluates id,
+    // step i > 0 the argmax of step i - 1's logits (TopK k = 1 on the GPU; lowest id on ties, NaN never
+    // wins), and out[i] = step i's argmax. Evaluates id, out[0 .. n-2] (pos advances by n); out[n-1] is
+    // the next input. Returns the steps kept: n, or i + 1 when step i has no pick (every logit NaN or
+    // -inf: out[i ..] = -1, the later steps are dropped). 1 <= n <= max_greedy_steps(). The command
+    // buffer is recorded on the first call with a given n and replayed while n stays the same.
+    int decode_greedy(int32_t id, int n, int32_t* out);
+    int max_greedy_steps() const;
+    uint32_t greedy_dispatches() const { return greedy_dispatches_; } // of the last recorded chain
     // One decode step recorded with a GPU timestamp after every dispatch: (kernel label, ns) each.
     std::vector<std::pair<std::string, double>> profile_decode(int32_t id);
     void reset(); // back to position 0 (state is overwritten as positions are refilled)
@@ -167,6 +178,8 @@ protected:
     void submit(CommandBuffer& cb); // submit and wait, keeping pos_dirty_ right if it fails
     void record_step(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode);
     void submit_decode(int32_t id);                  // the replayed decode step (lock held by the caller)
+    void sync_pos();                                 // rewrites the GPU position if it may be stale
+    void record_greedy(int n);                       // decode_greedy's chain of n steps
     void require_topk() const; // Error unless the model was loaded with gpu_topk
     void read_topk(int32_t* ids, float* values) const; // from topk_out_ after a Logits::last step
 
@@ -187,6 +200,13 @@ protected:
     std::unique_ptr<Arena> topk_io_, topk_scratch_arena_;
     BufferRef topk_out_, topk_scratch_;
     BoundSet topk_set_;
+    // decode_greedy: the chain recorded for greedy_n_ steps (0: none yet), its TopK k = 1 set (logits
+    // row 0 -> tokens_ viewed as pairs) and scratch, created on first use.
+    std::unique_ptr<CommandBuffer> greedy_cb_;
+    std::unique_ptr<Arena> greedy_scratch_arena_;
+    BoundSet greedy_set_;
+    int greedy_n_ = 0;
+    uint32_t greedy_dispatches_ = 0;
 };
 
 } // namespace vkc

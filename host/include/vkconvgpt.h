@@ -148,6 +148,15 @@ VKC_API void vkc_session_free(vkc_session* session);
 VKC_API vkc_status vkc_session_eval(vkc_session* session, const int32_t* ids, int32_t n, float* logits_last);
 /* Same, with the logits of every token: logits_all is [n, vocab] floats (row-major). */
 VKC_API vkc_status vkc_session_eval_all(vkc_session* session, const int32_t* ids, int32_t n, float* logits_all);
+/* n greedy decode steps in ONE submission, with no host round trip between tokens: step 0 evaluates
+ * id, each later step the argmax of the previous step's logits, every pick made on the GPU (lowest id
+ * on ties, NaN never wins); out[i] (n entries) = step i's argmax. The session then holds id and
+ * out[0 .. n-2]; out[n-1] is the next token to feed. A step with no pick (every logit NaN or -inf)
+ * ends the chain: out[i ..] = -1 and the steps after it are dropped. 1 <= n <=
+ * vkc_session_max_greedy_steps(session) and the session needs room for n tokens. Where a stop (eos, a
+ * stop string) falls inside the chain, vkc_session_truncate drops what followed it. */
+VKC_API vkc_status vkc_session_decode_greedy(vkc_session* session, int32_t id, int32_t n, int32_t* out);
+VKC_API int32_t vkc_session_max_greedy_steps(const vkc_session* session); /* -1 for NULL */
 VKC_API int32_t vkc_session_pos(const vkc_session* session);   /* tokens held; -1 for NULL */
 VKC_API int32_t vkc_session_n_ctx(const vkc_session* session); /* capacity; -1 for NULL */
 VKC_API vkc_status vkc_session_reset(vkc_session* session);    /* back to position 0 */

@@ -324,6 +324,22 @@ vkc_status vkc_session_eval(vkc_session* session, const int32_t* ids, int32_t n,
     });
 }
 
+vkc_status vkc_session_decode_greedy(vkc_session* session, int32_t id, int32_t n, int32_t* out) {
+    return guard([&] {
+        need(session, "session");
+        need(out, "out");
+        vkc_session& s = *session;
+        s.tokens.reserve(s.tokens.size() + (n > 0 ? n : 0));
+        const int kept = s.seq->decode_greedy(id, n, out); // validates id, n and the room
+        s.tokens.push_back(id);
+        for (int i = 0; i + 1 < kept; ++i) s.tokens.push_back(out[i]);
+    });
+}
+
+int32_t vkc_session_max_greedy_steps(const vkc_session* session) {
+    return session ? session->seq->max_greedy_steps() : -1;
+}
+
 vkc_status vkc_session_eval_all(vkc_session* session, const int32_t* ids, int32_t n, float* logits_all) {
     return guard([&] {
         need(session, "session");

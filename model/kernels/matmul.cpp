@@ -9,6 +9,7 @@ constexpr uint32_t kMatvecRows[2] = {4, 1};              // matvec.comp's NR of 
 // down projections (K 2048 / 3072) ran 36 workgroups; the cost is NR-times more input reads and
 // reductions, which only pays where the grid is small.
 constexpr uint32_t kMatvecFewGroups = 128;
+constexpr uint32_t kMatvecManyGroups = 4096;
 constexpr uint32_t kTiledWG = 256, kTile = 64;       // shaders/matmul/matmul.comp: WG, BM = BN
 constexpr uint32_t kMaxGroups = 65535;               // guaranteed maxComputeWorkGroupCount per dimension
 
@@ -63,8 +64,10 @@ void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& 
         const uint32_t ve = type_ == WeightType::f32 ? 4 : type_ == WeightType::f16 ? 8 : type_ == WeightType::q8_0 ? 16 : 32;
         int v = 0;
         while (v < 2 && (kMatvecWG >> (2 - v)) * ve < p.K) ++v;
-        // x rows in passes of kMatvecPassRows, one grid z each (small N keeps more workgroups busy)
-        const uint32_t gz = std::min(ceil_div(p.M, kMatvecPassRows), kMaxGroups);
+        // x rows in passes of kMatvecPassRows, one grid z each (small N keeps more workgroups busy); a
+        // huge grid (the 65k-row head) instead runs the passes in each workgroup, so its weight rows are
+        // re-read from cache, not from memory by another wave
+        const uint32_t gz = groups >= kMatvecManyGroups ? 1 : std::min(ceil_div(p.M, kMatvecPassRows), kMaxGroups);
         dispatch_push(rec, *matvec_[v][nr], set, p, gx, ceil_div(groups, gx), gz, label.c_str());
     } else {
         if (ceil_div(p.M, kTile) > kMaxGroups || ceil_div(p.N, kTile) > kMaxGroups)

@@ -22,10 +22,10 @@ BoundSet TopKKernel::bind(DescriptorArena& sets, const BufferRef& x, const Buffe
 }
 
 uint32_t TopKKernel::record(Recorder& rec, const BoundSet& set, uint32_t rows, uint32_t n, uint32_t x_stride,
-                            uint32_t k) const {
+                            uint32_t k, uint32_t out_offset) const {
     if (k < 1 || k > kTopKMax) fail(Status::invalid_argument, "topk: k must be in [1, 64]");
     if (n < 1 || rows < 1) fail(Status::invalid_argument, "topk: empty input");
-    TopKPush p{rows, n, x_stride, k, slice_len_, n_slices(n), 0};
+    TopKPush p{rows, n, x_stride, k, slice_len_, n_slices(n), 0, out_offset};
     p.direct = p.n_slices == 1 ? 1 : 0;
     dispatch_push(rec, *slice_, set, p, p.n_slices, rows, 1, "topk_slice");
     if (p.direct) return 1;

@@ -22,6 +22,7 @@ struct TopKPush {
     uint32_t slice_len;         // elements per pass-1 workgroup
     uint32_t n_slices;          // ceil(n / slice_len)
     uint32_t direct;            // 1: pass 1 writes out directly (n_slices == 1)
+    uint32_t out_offset;        // pairs of out before row 0's K results
 };
 static_assert(sizeof(TopKPush) <= 128);
 
@@ -37,9 +38,10 @@ public:
     // Scratch [rows, n_slices, k] pairs (>= 8 bytes so it can always be bound).
     uint64_t scratch_bytes(uint32_t rows, uint32_t n, uint32_t k) const;
     BoundSet bind(DescriptorArena& sets, const BufferRef& x, const BufferRef& scratch, const BufferRef& out) const;
-    // Records 1 or 2 dispatches (returned). Validates k in [1, kTopKMax] and n >= 1.
+    // Records 1 or 2 dispatches (returned). Validates k in [1, kTopKMax] and n >= 1. Row r's pairs go
+    // to out[out_offset + r * k ..] (out must hold them: not checked here).
     uint32_t record(Recorder& rec, const BoundSet& set, uint32_t rows, uint32_t n, uint32_t x_stride,
-                    uint32_t k) const;
+                    uint32_t k, uint32_t out_offset = 0) const;
 
 private:
     std::unique_ptr<Pipeline> slice_, merge_;

@@ -20,6 +20,7 @@ layout(std430, binding = 1) writeonly buffer C { Pair cand[]; };
 layout(std430, binding = 2) writeonly buffer O { Pair outp[]; };
 layout(push_constant) uniform Push {
     uint rows, n, x_stride, k, slice_len, n_slices, direct;
+    uint out_offset; // pairs before row 0's output (greedy chains write step i's pick to pair i + 1)
 } pc;
 
 shared float s_v[WG];
@@ -41,9 +42,9 @@ Pair load(uint j) {
 
 void store(uint r, Pair p) {
 #ifdef MERGE
-    outp[g_row * pc.k + r] = p;
+    outp[pc.out_offset + g_row * pc.k + r] = p;
 #else
-    if (pc.direct != 0) outp[g_row * pc.k + r] = p;
+    if (pc.direct != 0) outp[pc.out_offset + g_row * pc.k + r] = p;
     else cand[(g_row * pc.n_slices + gl_WorkGroupID.x) * pc.k + r] = p;
 #endif
 }

@@ -157,6 +157,8 @@ void layout_test(WeightType type) {
     check_case(kern, Case{70, 1000, 33, 0, 0, 0, 0, 0, 4, 333}, seed++);       // 333 x 3 + 1
     check_case(kern, Case{65, 300, 129, MM_IN_RMSNORM, 0, 0, 0, 0, 3, 128}, seed++); // tiles within one part
     check_case(kern, Case{1, 7, 300, MM_IN_RMSNORM, 0, 0, 0, 0, 3}, seed++);   // 3 rows per part
+    // >= 4096 matvec workgroups (a vocabulary-sized head): the x passes run inside each workgroup
+    check_case(kern, Case{7, 16400, 33, MM_IN_RMSNORM}, seed++, {MatmulPath::matvec});
 }
 
 TEST_F(Matmul, OffsetsStridesSplitF32) { layout_test(WeightType::f32); }

@@ -44,19 +44,29 @@ std::vector<TopKPair> ref_topk(const float* x, uint32_t n, uint32_t k) {
     return r;
 }
 
-void run_case(const TopKKernel& kern, uint32_t n, uint32_t k, uint32_t rows, uint32_t seed, bool neg_inf = false) {
-    SCOPED_TRACE("n=" + std::to_string(n) + " k=" + std::to_string(k) + " rows=" + std::to_string(rows));
+// off: out_offset (pairs before row 0's results; they and the pairs after the last row stay untouched)
+void run_case(const TopKKernel& kern, uint32_t n, uint32_t k, uint32_t rows, uint32_t seed, bool neg_inf = false,
+              uint32_t off = 0) {
+    SCOPED_TRACE("n=" + std::to_string(n) + " k=" + std::to_string(k) + " rows=" + std::to_string(rows) +
+                 " out_offset=" + std::to_string(off));
     const std::vector<float> x = tie_heavy(size_t(n) * rows, seed, neg_inf);
     Buffers B;
     BufferRef xb = B.from(x);
     BufferRef scratch = B.zeros(kern.scratch_bytes(rows, n, k));
-    BufferRef out = B.zeros(size_t(rows) * k * sizeof(TopKPair));
+    const size_t total = off + size_t(rows) * k + 3; // 3 guard pairs after the last row
+    BufferRef out = B.zeros(total * sizeof(TopKPair));
     std::memset(out.mapped, 0xAB, out.size); // every slot must be written
     BoundSet set = kern.bind(B.sets(), xb, scratch, out);
     uint32_t dispatches = 0;
-    run_once([&](Recorder& rec) { dispatches = kern.record(rec, set, rows, n, n, k); });
+    run_once([&](Recorder& rec) { dispatches = kern.record(rec, set, rows, n, n, k, off); });
     EXPECT_EQ(dispatches, n <= kern.slice_len() ? 1u : 2u);
-    auto got = B.read<TopKPair>(out, size_t(rows) * k);
+    auto all = B.read<TopKPair>(out, total);
+    for (size_t i = 0; i < total; ++i) {
+        if (i < off || i >= off + size_t(rows) * k) {
+            ASSERT_EQ(all[i].id, 0xABABABABu) << "pair " << i << " written";
+        }
+    }
+    const std::vector<TopKPair> got(all.begin() + off, all.end());
     for (uint32_t r = 0; r < rows; ++r) {
         auto want = ref_topk(x.data() + size_t(r) * n, n, k);
         for (uint32_t i = 0; i < k; ++i) {
@@ -98,6 +108,15 @@ TEST_F(TopK, SmallWorkgroupOddSlices) {
             run_case(kern, n, k, 1 + seed % 3, seed);
             ++seed;
         }
+}
+
+// Results at a pair offset (greedy decode chains write step i's pick to pair i + 1), on the direct
+// (one slice) and the merged path.
+TEST_F(TopK, OutputOffset) {
+    TopKKernel kern(env());
+    run_case(kern, 300, 1, 1, 400, false, 5);
+    run_case(kern, 65538, 1, 2, 401, false, 3);
+    run_case(kern, 9000, 5, 3, 402, true, 1);
 }
 
 TEST_F(TopK, RejectsBadK) {

@@ -48,7 +48,7 @@ Runner add_bench(CLI::App& app) {
     struct Opts {
         std::string model, precision = "f16", output = "md", positions;
         bool profile = false;
-        int p = 512, n = 128, r = 5, device = -1, max_batch = 512, prompt = 32, batch = 1;
+        int p = 512, n = 128, r = 5, device = -1, max_batch = 512, prompt = 32, batch = 1, chain = 0;
     };
     auto o = std::make_shared<Opts>();
     auto* sub = app.add_subcommand("bench", "prompt-processing and token-generation speed");
@@ -65,6 +65,9 @@ Runner add_bench(CLI::App& app) {
     sub->add_option("--batch", o->batch, "tg and --profile: decode B sequences per step (Model::decode_batch); "
                                          "tg reports their aggregate tokens/s")
         ->check(CLI::Range(1, 64));
+    sub->add_option("--chain", o->chain, "tg: also time greedy decoding N tokens per submission "
+                                         "(Sequence::decode_greedy: picks on the GPU, no host round trip)")
+        ->check(CLI::Range(0, kMaxGreedySteps));
     auto st = std::make_shared<std::pair<bool, bool>>(false, false); // --startup, --startup-child
     sub->add_flag("--startup", st->first, "time from process start to first token, cold and warm pipeline cache");
     sub->add_flag("--startup-child", st->second, "(internal: one --startup run)")->group("");
@@ -93,7 +96,7 @@ Runner add_bench(CLI::App& app) {
                             {"driver", c.driver_info()}, {"test", test}, {"tokens_per_s", s.mean},
                             {"stddev", s.sd}, {"reps", tps.size()}, {"dispatches_per_step", dispatches}});
         };
-        const int ctx = std::max({o->p, o->prompt + o->n, 64}) + 1;
+        const int ctx = std::max({o->p, o->prompt + o->n, 64, 2 * (o->chain + 1)}) + 1; // chains: 2 slots per step
         if (o->p > 0) {
             auto seq = model->new_sequence(ctx);
             auto ids = synthetic_ids(o->p, V, 1);
@@ -139,6 +142,30 @@ Runner add_bench(CLI::App& app) {
             add_row("tg" + std::to_string(o->n) + "@" + std::to_string(o->prompt) +
                         (B > 1 ? " x" + std::to_string(B) + " seqs" : ""),
                     tps, B == 1 ? sp[0]->decode_dispatches() : model->decode_batch_dispatches());
+            if (o->chain > 0) { // the same greedy tg, o->chain tokens per submission
+                Sequence& s = *sp[0];
+                std::vector<int32_t> out(o->chain);
+                std::vector<double> ctps;
+                int last_k = 1; // steps of the last recorded chain (its dispatches / steps = per token)
+                for (int r = 0; r < o->r + 1; ++r) {
+                    auto prompt = synthetic_ids(o->prompt, V, 2);
+                    s.reset();
+                    s.prefill(prompt.data(), o->prompt, Logits::last, logits.data());
+                    int32_t x = 1;
+                    auto t0 = clock_type::now();
+                    for (int done = 0; done < o->n;) {
+                        const int k = std::min(o->chain, o->n - done);
+                        if (s.decode_greedy(x, k, out.data()) != k) fail(Status::internal, "greedy chain: no pick");
+                        x = out[k - 1];
+                        done += k;
+                        last_k = k;
+                    }
+                    if (r > 0) ctps.push_back(double(o->n) / seconds_since(t0));
+                }
+                add_row("tg" + std::to_string(o->n) + "@" + std::to_string(o->prompt) + " chain " +
+                            std::to_string(o->chain),
+                        ctps, s.greedy_dispatches() / (uint32_t)last_k);
+            }
         }
         if (!o->positions.empty()) {
             std::vector<int32_t> positions = parse_ids(o->positions);
