@@ -137,6 +137,14 @@ void vkc_session::eval(const int32_t* ids, int n, float* logits_last) {
     tokens.insert(tokens.end(), ids, ids + n);
 }
 
+int vkc_session::eval_greedy(int32_t id, int n, int32_t* out) {
+    tokens.reserve(tokens.size() + (n > 0 ? n : 0));
+    const int kept = seq->decode_greedy(id, n, out); // validates id, n and the room
+    tokens.push_back(id);
+    for (int i = 0; i + 1 < kept; ++i) tokens.push_back(out[i]);
+    return kept;
+}
+
 extern "C" {
 
 // ---- status ---------------------------------------------------------------------------------------
@@ -328,11 +336,7 @@ vkc_status vkc_session_decode_greedy(vkc_session* session, int32_t id, int32_t n
     return guard([&] {
         need(session, "session");
         need(out, "out");
-        vkc_session& s = *session;
-        s.tokens.reserve(s.tokens.size() + (n > 0 ? n : 0));
-        const int kept = s.seq->decode_greedy(id, n, out); // validates id, n and the room
-        s.tokens.push_back(id);
-        for (int i = 0; i + 1 < kept; ++i) s.tokens.push_back(out[i]);
+        session->eval_greedy(id, n, out);
     });
 }
 

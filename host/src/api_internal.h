@@ -81,6 +81,8 @@ struct vkc_session {
 
     // Appends ids (prefill for n > 1, decode for n == 1); logits: [vocab] of the last token or null.
     void eval(const int32_t* ids, int n, float* logits_last);
+    // Sequence::decode_greedy: appends id and out[0 .. kept-2]; returns kept.
+    int eval_greedy(int32_t id, int n, int32_t* out);
 };
 
 struct vkc_sampler {

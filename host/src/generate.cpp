@@ -66,12 +66,23 @@ void generate(const Request& q, const std::vector<int32_t>& prompt, const std::v
     if (m.tok) dec.emplace(*m.tok, q.p.skip_special);
     StopFilter filter(stops);
     vkc_stop_reason reason = VKC_STOP_NONE;
+    // Greedy sampling runs chains of decode steps (Sequence::decode_greedy: picks on the GPU, one
+    // submission per chain): `ahead` holds a chain's picks not yet taken, the first `evaluated` of them
+    // already evaluated by it. Tokens are taken, stopped on and streamed exactly as one at a time; what a
+    // chain evaluated past a stop is truncated away at the end.
+    const bool chains = q.sampler->s.greedy_argmax();
+    std::vector<int32_t> ahead;
+    size_t next_ahead = 0;
+    int evaluated = 0;
     for (int32_t n = 0;;) {
         if (q.p.max_tokens > 0 && n >= q.p.max_tokens) {
             reason = VKC_STOP_MAX_TOKENS;
             break;
         }
-        const int32_t id = q.sampler->s.sample(s.logits.data(), V, s.tokens.data(), (int)s.tokens.size());
+        const int32_t id = next_ahead < ahead.size()
+                               ? ahead[next_ahead++]
+                               : q.sampler->s.sample(s.logits.data(), V, s.tokens.data(), (int)s.tokens.size());
+        if (id < 0) fail(Status::invalid_argument, "sampler: every logit is -inf or NaN"); // a chain's no-pick
         q.r->n_generated = ++n;
         if (q.p.stop_on_eos && std::find(m.eos_ids.begin(), m.eos_ids.end(), id) != m.eos_ids.end()) {
             reason = VKC_STOP_EOS;
@@ -82,11 +93,26 @@ void generate(const Request& q, const std::vector<int32_t>& prompt, const std::v
         std::string text;
         if (dec && id < m.tok->vocab_size()) text = filter.push(dec->push(id), &hit);
         const bool go_on = q.on_token ? q.on_token(text.c_str(), id, q.user) : true;
-        if (s.seq->pos() >= s.seq->capacity()) { // the token cannot be appended
+        if (s.seq->pos() - evaluated >= s.seq->capacity()) { // the token cannot be appended
             reason = VKC_STOP_CONTEXT;
             break;
         }
-        s.eval(&id, 1, s.logits.data());
+        if (evaluated > 0) {
+            --evaluated; // the chain evaluated it
+        } else {
+            // a chain over the tokens still to come (at most the ones max_tokens lets through)
+            int k = chains ? std::min({16, s.seq->max_greedy_steps(), s.seq->capacity() - s.seq->pos()}) : 0;
+            if (q.p.max_tokens > 0) k = std::min(k, q.p.max_tokens - n);
+            if (k >= 2) {
+                ahead.assign(size_t(k), -1);
+                next_ahead = 0;
+                const int kept = s.eval_greedy(id, k, ahead.data());
+                ahead.resize(size_t(kept)); // a no-pick ends the chain at its -1
+                evaluated = kept - 1;
+            } else {
+                s.eval(&id, 1, s.logits.data());
+            }
+        }
         if (hit) {
             reason = VKC_STOP_STRING;
             break;
@@ -95,6 +121,11 @@ void generate(const Request& q, const std::vector<int32_t>& prompt, const std::v
             reason = VKC_STOP_CALLBACK;
             break;
         }
+    }
+    if (evaluated > 0) { // chain steps past the stop: the session holds what one-at-a-time would
+        const int keep = s.seq->pos() - evaluated;
+        s.seq->truncate(keep);
+        s.tokens.resize(size_t(keep));
     }
     // Release what is still held (an unfinished UTF-8 tail, a partial stop-string prefix) unless the
     // text ended in a stop string or the caller asked to stop.

@@ -31,6 +31,13 @@ public:
     // logits: [n_vocab]; history: ids so far (only the last penalty_last_n count). Not thread-safe.
     int32_t sample(const float* logits, int n_vocab, const int32_t* history, int n_history);
     const SamplerParams& params() const { return p_; }
+    // sample() is the argmax of the raw logits (greedy, and no penalty changes a logit): a GPU argmax
+    // gives the same id.
+    bool greedy_argmax() const {
+        const bool penalties = p_.penalty_last_n != 0 && (p_.repetition_penalty != 1.0f ||
+                                                          p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f);
+        return p_.temperature <= 0.0f && !penalties;
+    }
 
     // Pieces, public for tests. apply_penalties edits `logits` in place.
     static void apply_penalties(const SamplerParams& p, float* logits, int n_vocab, const int32_t* history,

@@ -106,6 +106,8 @@ TEST_F(CApi, GreedyGenerationReproducesFixture) {
     ASSERT_EQ(vkc_generate_ids(s, g, prompt.data(), (int32_t)prompt.size(), &gp, collect, &c2, &r), VKC_OK);
     EXPECT_EQ(r.stop_reason, VKC_STOP_CALLBACK);
     ASSERT_EQ(c2.ids.size(), 5u);
+    // greedy generation decodes in chains; what a chain ran past the stop is not held
+    EXPECT_EQ(vkc_session_pos(s), int32_t(prompt.size() + 5));
     EXPECT_TRUE(std::equal(c2.ids.begin(), c2.ids.end(), want.begin()));
     Collected c3;
     gp.max_tokens = 3;
@@ -123,6 +125,42 @@ TEST_F(CApi, GreedyGenerationReproducesFixture) {
     EXPECT_TRUE(std::equal(c4.ids.begin(), c4.ids.end(), want.begin()));
     vkc_session_free(small);
     vkc_sampler_free(g);
+    vkc_session_free(s);
+}
+
+// vkc_session_decode_greedy: chains of several greedy steps reproduce the fixture's continuation, the
+// session holds what they evaluated, and bad requests change nothing.
+TEST_F(CApi, GreedyChainsReproduceFixture) {
+    auto prompt = read_ids(expected_, "gen_prompt");
+    auto want = read_ids(expected_, "gen_greedy");
+    const int V = vkc_model_vocab_size(model_);
+    vkc_session* s = session(model_);
+    std::vector<float> logits(V);
+    ASSERT_EQ(vkc_session_eval(s, prompt.data(), (int32_t)prompt.size(), logits.data()), VKC_OK);
+    std::vector<int32_t> got{int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin())};
+    ASSERT_GE(vkc_session_max_greedy_steps(s), 7);
+    while (got.size() < want.size()) {
+        const int32_t k = std::min<int32_t>(7, int32_t(want.size() - got.size()));
+        std::vector<int32_t> out(k);
+        ASSERT_EQ(vkc_session_decode_greedy(s, got.back(), k, out.data()), VKC_OK) << vkc_last_error();
+        got.insert(got.end(), out.begin(), out.end());
+    }
+    EXPECT_EQ(got, want);
+    const int32_t held_n = vkc_session_pos(s);
+    EXPECT_EQ(held_n, int32_t(prompt.size() + want.size() - 1));
+    std::vector<int32_t> held(held_n);
+    int32_t n = 0;
+    ASSERT_EQ(vkc_session_tokens(s, held.data(), held_n, &n), VKC_OK);
+    std::vector<int32_t> expect_held = prompt;
+    expect_held.insert(expect_held.end(), want.begin(), want.end() - 1);
+    EXPECT_EQ(held, expect_held);
+    int32_t out[2];
+    EXPECT_EQ(vkc_session_decode_greedy(s, V, 2, out), VKC_INVALID_ARGUMENT);
+    EXPECT_EQ(vkc_session_decode_greedy(s, 1, 0, out), VKC_INVALID_ARGUMENT);
+    EXPECT_EQ(vkc_session_decode_greedy(s, 1, 2, nullptr), VKC_INVALID_ARGUMENT);
+    EXPECT_EQ(vkc_session_decode_greedy(nullptr, 1, 2, out), VKC_INVALID_ARGUMENT);
+    EXPECT_EQ(vkc_session_max_greedy_steps(nullptr), -1);
+    EXPECT_EQ(vkc_session_pos(s), held_n);
     vkc_session_free(s);
 }
 
