@@ -1,8 +1,9 @@
 // ConvGPT v1 on the GPU. Per token (decode) the dispatch sequence is:
 //   embed_conv (gather + 1 x k conv + f x f pool + ScaleNorm)                         1
-//   per layer: qkv matmul (RMSNorm fused) | qk_norm_rope (+ K/V cache write) |
-//              attention | o matmul (+= residual) | gate_up matmul (RMSNorm fused) |
-//              down matmul (SwiGLU fused, += residual)                                6 x L
+//   per layer: qkv_rope (the qkv projection with its RMSNorm, then q/k norm + RoPE + K/V cache
+//              write; a qkv matmul + qk_norm_rope for prefill and quantized weights) |
+//              attention (split + combine) | o matmul (+= residual) |
+//              gate_up matmul (RMSNorm fused) | down matmul (SwiGLU fused, += residual)   6 x L
 //   head, tied: scale_up gate_up | scale_up down (SwiGLU) | logits (RMSNorm fused)    3  (untied: 1)
 //   advance seq.pos                                                                   1
 // decode_batch runs one step for B sequences in the same order: the matmuls take all B rows at once
@@ -61,6 +62,8 @@ public:
     std::unique_ptr<EmbedConvKernel> embed;
     std::unique_ptr<MatmulKernel> mm;
     std::unique_ptr<QkNormRopeKernel> rope;
+    std::unique_ptr<QkvRopeKernel> qkvr;
+    bool fuse_qkv = false; // decode steps run qkvr (every layer's qkv weights fusable, option on)
     std::unique_ptr<AttentionKernel> attn;
     // Activations [max_batch, *] reused by every layer and every sequence.
     BufferRef x, qkv, q, att, gu;
@@ -108,7 +111,7 @@ public:
 
     // Descriptor sets of this sequence's kernels reading / writing row r of a batched step.
     struct RowSets {
-        std::vector<BoundSet> rope, attn; // per layer (the per-row fallback of decode_batch)
+        std::vector<BoundSet> rope, attn; // per layer (the per-row fallback of decode_batch); rope: qkvr's when fused
     };
     const RowSets& row_sets(int r);
     uint32_t splits(int layer) const { return m_.c().layer_sliding[layer] ? splits_window_ : splits_full_; }
@@ -122,7 +125,7 @@ protected:
     void record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) override;
 
 private:
-    struct LayerSets { BoundSet qkv, rope, attn, o, gu, down; };
+    struct LayerSets { BoundSet qkv, rope, qkv_rope, attn, o, gu, down; }; // qkv_rope: when m_.fuse_qkv
     V1Model& m_;
     BufferRef scratch_;
     std::map<int, RowSets> row_sets_;
@@ -171,6 +174,9 @@ V1Model::V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr
     embed = std::make_unique<EmbedConvKernel>(*env_, wt);
     mm = std::make_unique<MatmulKernel>(*env_, wt);
     rope = std::make_unique<QkNormRopeKernel>(*env_);
+    qkvr = std::make_unique<QkvRopeKernel>(*env_, wt);
+    fuse_qkv = opts.fuse_qkv_rope && std::all_of(w.layers.begin(), w.layers.end(),
+                                                 [&](const V1LayerWeights& l) { return qkvr->supports(l.qkv); });
     attn = std::make_unique<AttentionKernel>(*env_);
     save_pipeline_cache();
 
@@ -220,8 +226,8 @@ void V1Model::setup_batch() {
     const int st = batch_topk_arena->reserve(topk_->scratch_bytes(batch_cap, C.vocab_size, 1));
     batch_topk_arena->allocate();
     batch_topk_scratch = batch_topk_arena->ref(st);
-    batch_attention = opts_.batch_kernels && rope->batch_supported() && attn->batch_supported() &&
-                      batch_cap <= (int)kAttnMaxBatch;
+    batch_attention = opts_.batch_kernels && (fuse_qkv ? qkvr->batch_supported() : rope->batch_supported()) &&
+                      attn->batch_supported() && batch_cap <= (int)kAttnMaxBatch;
     if (batch_attention) { // room for the most splits any context gets
         const uint32_t most = AttentionKernel::suggest_splits(1, C.n_heads, C.n_kv_heads, 1u << 30);
         batch_part_stride = pad(AttentionKernel::scratch_bytes(1, C.n_heads, C.head_dim, most) / 4);
@@ -337,7 +343,7 @@ void V1Model::record_batch(Recorder& rec, Sequence* const* seqs, int B) {
     for (int i = 0; i < C.n_layers; ++i) {
         const V1LayerWeights& lw = w.layers[i];
         const MatmulSets& ms = batch_layers[i];
-        mmr(ms.qkv, lw.qkv, bs.x, bs.qkv, MM_IN_RMSNORM);
+        if (!fuse_qkv) mmr(ms.qkv, lw.qkv, bs.x, bs.qkv, MM_IN_RMSNORM);
         QkNormRopePush rp{1, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim, C.rms_norm_eps,
                           C.rope_theta, QKR_NORM | QKR_ROPE, 0};
         AttentionPush ap{1, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim,
@@ -345,14 +351,21 @@ void V1Model::record_batch(Recorder& rec, Sequence* const* seqs, int B) {
         if (batch_attention) { // one rope and one split + combine for all rows
             std::vector<BatchRow> rows;
             for (int r = 0; r < B; ++r) rows.push_back(s[r]->batch_row(i));
-            rope->record_batch(rec, rope->bind_batch(*batch_row_sets, qkv, lw.q_norm, lw.k_norm, q, rows), rp, rows,
-                               bs.qkv, bs.q);
+            if (fuse_qkv)
+                qkvr->record_batch(rec, qkvr->bind_batch(*batch_row_sets, x, lw.qkv, lw.norm1, lw.q_norm, lw.k_norm, q, rows),
+                                   rp, rows, td, bs.x, bs.q, kNormEps);
+            else
+                rope->record_batch(rec, rope->bind_batch(*batch_row_sets, qkv, lw.q_norm, lw.k_norm, q, rows), rp,
+                                   rows, bs.qkv, bs.q);
             attn->record_batch(rec, attn->bind_batch(*batch_row_sets, q, att, batch_scratch, rows), ap, rows, bs.q,
                                batch_part_stride);
         } else { // per-row dispatches (independent rows: no barriers between them)
             for (int r = 0; r < B; ++r) {
                 rp.ctx = (uint32_t)s[r]->capacity();
-                rope->record(rec, s[r]->row_sets(r).rope[i], rp);
+                if (fuse_qkv)
+                    qkvr->record(rec, s[r]->row_sets(r).rope[i], rp, td, td, kNormEps);
+                else
+                    rope->record(rec, s[r]->row_sets(r).rope[i], rp);
             }
             for (int r = 0; r < B; ++r) attn->record(rec, s[r]->row_sets(r).attn[i], ap, s[r]->splits(i));
         }
@@ -412,6 +425,7 @@ V1Sequence::V1Sequence(V1Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
         LayerSets ls;
         ls.qkv = m.mm->bind(S, m.x, lw.qkv, m.qkv, lw.norm1);
         ls.rope = m.rope->bind(S, m.qkv, lw.q_norm, lw.k_norm, seq_, m.q, kc_[i], vc_[i]);
+        if (m.fuse_qkv) ls.qkv_rope = m.qkvr->bind(S, m.x, lw.qkv, lw.norm1, lw.q_norm, lw.k_norm, seq_, m.q, kc_[i], vc_[i]);
         ls.attn = m.attn->bind(S, m.q, kc_[i], vc_[i], seq_, m.att, scratch);
         ls.o = m.mm->bind(S, m.att, lw.o, m.x, m.att);
         ls.gu = m.mm->bind(S, m.x, lw.gate_up, m.gu, lw.norm2);
@@ -434,13 +448,16 @@ const V1Sequence::RowSets& V1Sequence::row_sets(int r) {
     const V1Config& C = m_.c();
     const BatchStrides& bs = m_.bs;
     const uint64_t qkv_w = uint64_t(C.n_heads + 2 * C.n_kv_heads) * C.head_dim, q_w = uint64_t(C.n_heads) * C.head_dim;
-    const BufferRef qkv = m_.qkv.sub(uint64_t(r) * bs.qkv * 4, qkv_w * 4),
+    const BufferRef x = m_.x.sub(uint64_t(r) * bs.x * 4, uint64_t(C.td) * 4),
+                    qkv = m_.qkv.sub(uint64_t(r) * bs.qkv * 4, qkv_w * 4),
                     q = m_.q.sub(uint64_t(r) * bs.q * 4, q_w * 4), att = m_.att.sub(uint64_t(r) * bs.q * 4, q_w * 4);
     DescriptorArena& S = *sets_;
     RowSets rs;
     for (int i = 0; i < C.n_layers; ++i) {
         const V1LayerWeights& lw = m_.w.layers[i];
-        rs.rope.push_back(m_.rope->bind(S, qkv, lw.q_norm, lw.k_norm, seq_, q, kc_[i], vc_[i]));
+        rs.rope.push_back(m_.fuse_qkv
+                              ? m_.qkvr->bind(S, x, lw.qkv, lw.norm1, lw.q_norm, lw.k_norm, seq_, q, kc_[i], vc_[i])
+                              : m_.rope->bind(S, qkv, lw.q_norm, lw.k_norm, seq_, q, kc_[i], vc_[i]));
         rs.attn.push_back(m_.attn->bind(S, q, kc_[i], vc_[i], seq_, att, scratch_));
     }
     return row_sets_.emplace(r, std::move(rs)).first->second;
@@ -462,10 +479,14 @@ void V1Sequence::record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, 
     for (int i = 0; i < C.n_layers; ++i) {
         const V1LayerWeights& lw = m_.w.layers[i];
         const LayerSets& ls = layers_[i];
-        mm(ls.qkv, lw.qkv, n, td, qkv_w, 0, MM_IN_RMSNORM);
         QkNormRopePush rp{n, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim, C.rms_norm_eps,
                           C.rope_theta, QKR_NORM | QKR_ROPE, (uint32_t)ctx_len_};
-        m_.rope->record(rec, ls.rope, rp);
+        if (m_.fuse_qkv && n <= MatmulKernel::kMatvecMaxM) { // decode: one dispatch
+            m_.qkvr->record(rec, ls.qkv_rope, rp, td, td, kNormEps);
+        } else {
+            mm(ls.qkv, lw.qkv, n, td, qkv_w, 0, MM_IN_RMSNORM);
+            m_.rope->record(rec, ls.rope, rp);
+        }
         AttentionPush ap{n, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim,
                          C.layer_sliding[i] ? (uint32_t)C.sliding_window : 0u, 1.0f / std::sqrt((float)C.head_dim)};
         const uint32_t splits = n > 1 ? 1u : C.layer_sliding[i] ? splits_window_ : splits_full_;

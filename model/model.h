@@ -35,6 +35,10 @@ struct ModelOptions {
     // decode_batch runs rope and attention for all its sequences in one dispatch each (descriptor arrays
     // of their caches) where the device allows; false: one dispatch per sequence (the fallback path).
     bool batch_kernels = true;
+    // Decode steps (up to 8 tokens, and decode_batch) compute the qkv projection inside the q/k norm +
+    // RoPE + cache-write kernel (QkvRopeKernel: one dispatch per layer, not two) where the weights allow
+    // (f32 / f16, one binding); false: matvec + qk_norm_rope.
+    bool fuse_qkv_rope = true;
     std::string pipeline_cache_path = "default"; // "default": PipelineCache::default_path(); "": none
     ProgressFn progress;                       // load progress; return false to cancel
 };

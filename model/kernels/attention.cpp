@@ -36,6 +36,19 @@ struct QkNormRopeBatchPush {
     uint32_t ctx[kAttnMaxBatch];
 };
 static_assert(sizeof(QkNormRopeBatchPush) == 68 && sizeof(QkNormRopeBatchPush) <= 128, "mirrors GLSL");
+// Mirror the FUSED pushes of qk_norm_rope.comp.
+struct QkvRopePush {
+    QkNormRopePush base;
+    uint32_t K, x_stride;
+    float in_eps;
+};
+static_assert(sizeof(QkvRopePush) == 44, "QkvRopePush mirrors GLSL");
+struct QkvRopeBatchPush {
+    QkNormRopeBatchPush base; // in_stride: the x row stride
+    uint32_t K;
+    float in_eps;
+};
+static_assert(sizeof(QkvRopeBatchPush) == 76 && sizeof(QkvRopeBatchPush) <= 128, "mirrors GLSL");
 
 // The BATCH variants index descriptor arrays by workgroup (dynamically uniform) and bind up to
 // 4 + 3 * kAttnMaxBatch storage buffers (qk_norm_rope_batch; attention: 3 + 3 * kAttnMaxBatch).
@@ -52,6 +65,18 @@ void push_rows(std::vector<BufferRef>& refs, const std::vector<BatchRow>& rows, 
 void check(bool ok, const std::string& what) {
     if (!ok) fail(Status::invalid_argument, what);
 }
+
+void check_qk_push(const QkNormRopePush& push, const uint32_t max_groups[3]) {
+    check(push.nh > 0 && push.nkv > 0 && push.hd > 0, "qk_norm_rope: nh, nkv and hd must be positive");
+    check(!(push.flags & QKR_ROPE) || push.hd % 2 == 0, "qk_norm_rope: RoPE needs an even head dim");
+    check(!(push.flags & QKR_ROPE) || push.theta > 0.f, "qk_norm_rope: rope theta must be positive");
+    check((push.flags & ~uint32_t(QKR_NORM | QKR_ROPE)) == 0, "qk_norm_rope: unknown flags");
+    check(push.hd < 65536, "qk_norm_rope: head dim too large");
+    check(push.T <= max_groups[1] && push.nh + 2 * push.nkv <= max_groups[0],
+          "qk_norm_rope: too many tokens / heads for one dispatch");
+}
+
+constexpr uint32_t kQkvWg = 128; // qkv_rope threads (one head row each for hd <= 128)
 } // namespace
 
 QkNormRopeKernel::QkNormRopeKernel(KernelEnv& env) {
@@ -112,14 +137,81 @@ void QkNormRopeKernel::record(Recorder& rec, const BoundSet& set, const QkNormRo
     dispatch_push(rec, set, push, push.nh + 2 * push.nkv, push.T, 1, "qk_norm_rope");
 }
 
-void QkNormRopeKernel::check_push(const QkNormRopePush& push) const {
-    check(push.nh > 0 && push.nkv > 0 && push.hd > 0, "qk_norm_rope: nh, nkv and hd must be positive");
-    check(!(push.flags & QKR_ROPE) || push.hd % 2 == 0, "qk_norm_rope: RoPE needs an even head dim");
-    check(!(push.flags & QKR_ROPE) || push.theta > 0.f, "qk_norm_rope: rope theta must be positive");
-    check((push.flags & ~uint32_t(QKR_NORM | QKR_ROPE)) == 0, "qk_norm_rope: unknown flags");
-    check(push.hd < 65536, "qk_norm_rope: head dim too large");
-    check(push.T <= max_groups_[1] && push.nh + 2 * push.nkv <= max_groups_[0],
-          "qk_norm_rope: too many tokens / heads for one dispatch");
+void QkNormRopeKernel::check_push(const QkNormRopePush& push) const { check_qk_push(push, max_groups_); }
+
+QkvRopeKernel::QkvRopeKernel(KernelEnv& env, WeightType type) : type_(type) {
+    for (int i = 0; i < 3; ++i) max_groups_[i] = env.ctx.limits().max_workgroup_count[i];
+    if (type != WeightType::f32 && type != WeightType::f16) return;
+    PipelineDesc d;
+    d.shader = std::string("qkv_rope_") + weight_type_suffix(type);
+    d.binding_counts = {1, 1, 1, 1, 1, 1, 1, 1, 1}; // x, qn, kn, seq, q_out, kc, vc, W, norm_w
+    d.writes_mask = 0b001110000;
+    d.push_size = sizeof(QkvRopePush);
+    d.spec = {kQkvWg};
+    p_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    const Context& c = env.ctx;
+    if (c.features().dynamic_indexing && c.limits().max_storage_buffers >= 6 + 3 * kAttnMaxBatch) {
+        d.shader = std::string("qkv_rope_batch_") + weight_type_suffix(type);
+        d.binding_counts = {1, 1, 1, kAttnMaxBatch, 1, kAttnMaxBatch, kAttnMaxBatch, 1, 1};
+        d.push_size = sizeof(QkvRopeBatchPush);
+        batch_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
+    }
+}
+
+bool QkvRopeKernel::supports(const WeightTensor& w) const {
+    return p_ && w.type == type_ && w.parts.size() == 1 && w.cols > 0 && (uint64_t)w.cols <= kMaxK;
+}
+
+BoundSet QkvRopeKernel::bind(DescriptorArena& sets, const BufferRef& x, const WeightTensor& w,
+                             const BufferRef& norm_w, const BufferRef& q_norm_w, const BufferRef& k_norm_w,
+                             const BufferRef& seq, const BufferRef& q_out, const BufferRef& kcache,
+                             const BufferRef& vcache) const {
+    check(supports(w), "qkv_rope: weights not fusable (type, parts or K)");
+    return sets.bind(*p_, {x, q_norm_w, k_norm_w, seq, q_out, kcache, vcache, w.parts[0], norm_w});
+}
+
+void QkvRopeKernel::record(Recorder& rec, const BoundSet& set, const QkNormRopePush& push, uint32_t K,
+                           uint32_t x_stride, float in_eps) const {
+    if (push.T == 0) return;
+    check_qk_push(push, max_groups_);
+    check(set.pipeline == p_.get(), "qkv_rope: set not bound by bind");
+    check(K > 0 && K <= kMaxK && x_stride >= K && push.hd <= AttentionKernel::kMaxHeadDim,
+          "qkv_rope: K in [1, 1024], x_stride >= K, hd <= 256");
+    dispatch_push(rec, set, QkvRopePush{push, K, x_stride, in_eps}, push.nh + 2 * push.nkv, push.T, 1, "qkv_rope");
+}
+
+BoundSet QkvRopeKernel::bind_batch(DescriptorArena& sets, const BufferRef& x, const WeightTensor& w,
+                                   const BufferRef& norm_w, const BufferRef& q_norm_w, const BufferRef& k_norm_w,
+                                   const BufferRef& q_out, const std::vector<BatchRow>& rows) const {
+    check(batch_ != nullptr, "qkv_rope: no batched variant on this device");
+    check(supports(w), "qkv_rope: weights not fusable (type, parts or K)");
+    check(!rows.empty() && rows.size() <= kAttnMaxBatch, "qkv_rope: batch of 1..8 sequences");
+    std::vector<BufferRef> refs{x, q_norm_w, k_norm_w};
+    push_rows(refs, rows, [](const BatchRow& r) { return r.seq; });
+    refs.push_back(q_out);
+    push_rows(refs, rows, [](const BatchRow& r) { return r.kcache; });
+    push_rows(refs, rows, [](const BatchRow& r) { return r.vcache; });
+    refs.push_back(w.parts[0]);
+    refs.push_back(norm_w);
+    return sets.bind(*batch_, refs);
+}
+
+void QkvRopeKernel::record_batch(Recorder& rec, const BoundSet& set, const QkNormRopePush& push,
+                                 const std::vector<BatchRow>& rows, uint32_t K, uint32_t x_stride, uint32_t q_stride,
+                                 float in_eps) const {
+    check(batch_ != nullptr && set.pipeline == batch_.get(), "qkv_rope: set not bound by bind_batch");
+    check(!rows.empty() && rows.size() <= kAttnMaxBatch, "qkv_rope: batch of 1..8 sequences");
+    check(K > 0 && K <= kMaxK && x_stride >= K && q_stride >= push.nh * push.hd &&
+              push.hd <= AttentionKernel::kMaxHeadDim,
+          "qkv_rope: K in [1, 1024], row strides at least a row, hd <= 256");
+    QkNormRopePush one = push;
+    one.T = 1;
+    check_qk_push(one, max_groups_);
+    QkvRopeBatchPush bp{{(uint32_t)rows.size(), push.nh, push.nkv, push.hd, push.eps, push.theta, push.flags,
+                         x_stride, q_stride, {}},
+                        K, in_eps};
+    for (size_t b = 0; b < rows.size(); ++b) bp.base.ctx[b] = rows[b].ctx;
+    dispatch_push(rec, *batch_, set, bp, push.nh + 2 * push.nkv, (uint32_t)rows.size(), 1, "qkv_rope");
 }
 
 AttentionKernel::AttentionKernel(KernelEnv& env) {

@@ -61,6 +61,41 @@ private:
     uint32_t max_groups_[3] = {65535, 65535, 65535};
 };
 
+// Decode fusion of the qkv projection into QkNormRopeKernel (qk_norm_rope.comp FUSED): each workgroup
+// (head, token) computes its head's hd values of RMSNorm(x) * norm_w times W_qkv^T itself, from its x row
+// staged in shared memory, then norms, ropes and writes q / the caches exactly as QkNormRopeKernel: one
+// dispatch where the unfused step has a matvec and qk_norm_rope. x [T, x_stride] (row b of a batch at
+// b * x_stride), W [(nh + 2 nkv) hd, K] f32 or f16 in one part, K <= kMaxK; for few tokens (decode: the
+// head's weight rows are read once per token).
+class QkvRopeKernel {
+public:
+    static constexpr uint32_t kMaxK = 1024; // x row in 4 KiB of shared memory
+
+    QkvRopeKernel(KernelEnv& env, WeightType type);
+    // w can be fused: the kernel's type (f32 / f16), one part, K <= kMaxK.
+    bool supports(const WeightTensor& w) const;
+    BoundSet bind(DescriptorArena& sets, const BufferRef& x, const WeightTensor& w, const BufferRef& norm_w,
+                  const BufferRef& q_norm_w, const BufferRef& k_norm_w, const BufferRef& seq, const BufferRef& q_out,
+                  const BufferRef& kcache, const BufferRef& vcache) const;
+    // push as QkNormRopeKernel's (T tokens); in_eps: the input RMSNorm's eps.
+    void record(Recorder& rec, const BoundSet& set, const QkNormRopePush& push, uint32_t K, uint32_t x_stride,
+                float in_eps) const;
+    // One token of each of rows.size() <= kAttnMaxBatch sequences (x row b at b * x_stride, q_out row b at
+    // b * q_stride), rows equal to single-sequence records. Only where batch_supported() (dynamic indexing,
+    // 30 storage buffers).
+    bool batch_supported() const { return batch_ != nullptr; }
+    BoundSet bind_batch(DescriptorArena& sets, const BufferRef& x, const WeightTensor& w, const BufferRef& norm_w,
+                        const BufferRef& q_norm_w, const BufferRef& k_norm_w, const BufferRef& q_out,
+                        const std::vector<BatchRow>& rows) const;
+    void record_batch(Recorder& rec, const BoundSet& set, const QkNormRopePush& push, const std::vector<BatchRow>& rows,
+                      uint32_t K, uint32_t x_stride, uint32_t q_stride, float in_eps) const;
+
+private:
+    WeightType type_;
+    std::unique_ptr<Pipeline> p_, batch_; // null for other weight types (supports() is false)
+    uint32_t max_groups_[3] = {65535, 65535, 65535};
+};
+
 // Mirrors `Push` in shaders/attention/attention.comp (non-split variant).
 struct AttentionPush {
     uint32_t T, nh, nkv, hd;

@@ -5,6 +5,10 @@
 //   v heads (copied) -> vcache at the same place. Cache rows p >= ctx are never written.
 // One workgroup per (head of the fused row, token): gl_WorkGroupID = (head, t).
 // BATCH: one token of each of B sequences (gl_WorkGroupID = (head, b)), each with its own cache.
+// FUSED (decode): the qkv projection is computed here, not read: the workgroup stages its token's row
+// RMSNorm(x) * norm_w [K] in shared memory and computes its head's hd values sum_k xs[k] W[head hd + r][k]
+// (W [(nh + 2 nkv) hd, K], f32 or f16, one binding), then norms / ropes / writes them as above: one
+// dispatch instead of a matvec and this. x row t (b) at t (b) * x_stride; K <= KMAX.
 // RoPE follows HF's float32 path: inv_freq_i = 1 / theta^(fl32(2i / hd)), angle = fl32(p * inv_freq_i),
 // then cos / sin of that float angle. The builtins pow / sin / cos are not used: Vulkan only bounds
 // their error loosely (sin: 2^-11 absolute; pow: grows with the exponent), so inv_freq is computed
@@ -24,7 +28,11 @@ layout(std430, binding = 3) readonly buffer Seq { SEQ_INFO_FIELDS } seqs[MAXB];
 layout(std430, binding = 4) writeonly buffer QO { float q_out[]; };
 layout(std430, binding = 5) writeonly buffer KC { float d[]; } kcs[MAXB];
 layout(std430, binding = 6) writeonly buffer VC { float d[]; } vcs[MAXB];
+#ifdef FUSED
+layout(push_constant) uniform Push { uint T, nh, nkv, hd; float eps, theta; uint flags, in_stride, out_stride; uint ctx[MAXB]; uint K; float in_eps; } pc;
+#else
 layout(push_constant) uniform Push { uint T, nh, nkv, hd; float eps, theta; uint flags, in_stride, out_stride; uint ctx[MAXB]; } pc;
+#endif
 uint bi = 0u;
 #define KC kcs[bi].d
 #define VC_ vcs[bi].d
@@ -38,7 +46,11 @@ layout(std430, binding = 3) readonly buffer Seq { SEQ_INFO_FIELDS } seq;
 layout(std430, binding = 4) writeonly buffer QO { float q_out[]; };
 layout(std430, binding = 5) writeonly buffer KC { float kc[]; };
 layout(std430, binding = 6) writeonly buffer VC { float vc[]; };
+#ifdef FUSED
+layout(push_constant) uniform Push { uint T, nh, nkv, hd; float eps, theta; uint flags, ctx, K, in_stride; float in_eps; } pc;
+#else
 layout(push_constant) uniform Push { uint T, nh, nkv, hd; float eps, theta; uint flags, ctx; } pc;
+#endif
 #define KC kc
 #define VC_ vc
 #define SEQ seq
@@ -49,6 +61,62 @@ layout(push_constant) uniform Push { uint T, nh, nkv, hd; float eps, theta; uint
 #define FLAG_ROPE 2u
 
 shared float partial[WG];
+
+#ifdef FUSED
+// binding 0 (QKV above) is x [rows, in_stride]; the qkv weights and the input norm's weights:
+layout(std430, binding = 7) readonly buffer W { WSTORE w[]; };
+#ifdef WTYPE_F16
+#define FVE 8u
+layout(std430, binding = 7) readonly buffer WV { uvec4 wv[]; };
+#else
+#define FVE 4u
+layout(std430, binding = 7) readonly buffer WV { vec4 wv[]; };
+#endif
+layout(std430, binding = 8) readonly buffer NW { float nw[]; };
+#define KMAX 1024u
+#define HDMAX 256u
+shared float xs[KMAX]; // RMSNorm(x row) * nw
+shared float hv[HDMAX]; // this head's projected values
+
+// W row n (K % FVE == 0: 16-byte vectors) dotted with xs
+float row_dot(uint n) {
+    const uint K = pc.K;
+    float acc = 0.0;
+    if (K % FVE == 0u) {
+        const uint v0 = n * (K / FVE);
+        for (uint j = 0u; j < K / FVE; ++j) {
+            const uint k = j * FVE;
+#ifdef WTYPE_F16
+            const uvec4 u = wv[v0 + j];
+            acc += dot(unpackHalf2x16(u.x), vec2(xs[k], xs[k + 1u])) + dot(unpackHalf2x16(u.y), vec2(xs[k + 2u], xs[k + 3u])) +
+                   dot(unpackHalf2x16(u.z), vec2(xs[k + 4u], xs[k + 5u])) + dot(unpackHalf2x16(u.w), vec2(xs[k + 6u], xs[k + 7u]));
+#else
+            acc += dot(wv[v0 + j], vec4(xs[k], xs[k + 1u], xs[k + 2u], xs[k + 3u]));
+#endif
+        }
+    } else {
+        for (uint k = 0u; k < K; ++k) acc += WLOAD(w, n * K + k) * xs[k];
+    }
+    return acc;
+}
+
+// Workgroup sum of v (partial[] is free again on return).
+float wg_sum(float v) {
+    const uint tid = gl_LocalInvocationID.x;
+    partial[tid] = v;
+    barrier();
+    for (uint k = WG / 2u; k > 0u; k >>= 1) {
+        if (tid < k) partial[tid] += partial[tid + k];
+        barrier();
+    }
+    const float s = partial[0];
+    barrier();
+    return s;
+}
+#define IN(i) hv[i]
+#else
+#define IN(i) qkv[src + (i)]
+#endif
 
 // a / b correctly rounded to float (round to nearest even), 0 <= a < 2^16, 0 < b < 2^16; bitwise long
 // division because Vulkan allows 2.5 ulp for float division and the exponent's error is amplified.
@@ -145,11 +213,17 @@ void main() {
     const uint t = 0u;
     if (head >= nheads || bi >= pc.T) return; // workgroup-uniform
     const uint src = bi * pc.in_stride + head * hd;
+#ifdef FUSED
+    const uint xrow = bi * pc.in_stride;
+#endif
     const uint qdst = bi * pc.out_stride + head * hd;
 #else
     const uint t = gl_WorkGroupID.y;
     if (head >= nheads || t >= pc.T) return; // workgroup-uniform
     const uint src = (t * nheads + head) * hd;
+#ifdef FUSED
+    const uint xrow = t * pc.in_stride;
+#endif
     const uint qdst = (t * pc.nh + head) * hd;
 #endif
     const uint p = SEQ.pos + t;
@@ -158,11 +232,24 @@ void main() {
     const uint kvh = kind == 1u ? head - pc.nh : head - pc.nh - pc.nkv;
     const bool in_cache = p < CTX;
     const uint cdst = (p * pc.nkv + kvh) * hd;
+#ifdef FUSED
+    if (kind != 0u && !in_cache) return; // nothing to write (uniform)
+    {
+        const uint K = min(pc.K, KMAX);
+        float ss = 0.0;
+        for (uint k = tid; k < K; k += WG) { const float v = qkv[xrow + k]; xs[k] = v; ss += v * v; }
+        const float rin = inversesqrt(wg_sum(ss) / float(K) + pc.in_eps); // wg_sum's barriers publish xs
+        for (uint k = tid; k < K; k += WG) xs[k] = (xs[k] * rin) * nw[k];
+        barrier();
+        for (uint r = tid; r < min(hd, HDMAX); r += WG) hv[r] = row_dot(head * hd + r);
+        barrier();
+    }
+#endif
 
     if (kind == 2u) {
         if (!in_cache) return;
         for (uint i = tid; i < hd; i += WG)
-            if (cdst + i < uint(VC_.length())) VC_[cdst + i] = qkv[src + i];
+            if (cdst + i < uint(VC_.length())) VC_[cdst + i] = IN(i);
         return;
     }
     if (kind == 1u && !in_cache) return;
@@ -171,7 +258,7 @@ void main() {
     const bool norm = (pc.flags & FLAG_NORM) != 0u;
     if (norm) {
         float s = 0.0;
-        for (uint i = tid; i < hd; i += WG) { float v = qkv[src + i]; s += v * v; }
+        for (uint i = tid; i < hd; i += WG) { float v = IN(i); s += v * v; }
         partial[tid] = s;
         barrier();
         for (uint k = WG / 2u; k > 0u; k >>= 1) {
@@ -181,7 +268,7 @@ void main() {
         rn = inversesqrt(partial[0] / float(hd) + pc.eps);
     }
     // element i after the norm (HF order: (x * rsqrt) * w)
-#define NORMED(i) (norm ? (qkv[src + (i)] * rn) * (kind == 0u ? qn_w[i] : kn_w[i]) : qkv[src + (i)])
+#define NORMED(i) (norm ? (IN(i) * rn) * (kind == 0u ? qn_w[i] : kn_w[i]) : IN(i))
 #define STORE(i, v)                                                          \
     {                                                                        \
         if (kind == 0u) { if (qdst + (i) < uint(q_out.length())) q_out[qdst + (i)] = (v); } \

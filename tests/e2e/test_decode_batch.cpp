@@ -60,12 +60,14 @@ void step(Model& m, std::vector<Pair>& pairs, const std::vector<int>& order, int
     }
 }
 
-void run_schedule(const std::string& dir, bool batch_kernels = true) {
-    SCOPED_TRACE(dir + (batch_kernels ? " (batched rope / attention)" : " (per-row rope / attention)"));
+void run_schedule(const std::string& dir, bool batch_kernels = true, bool fuse_qkv_rope = true) {
+    SCOPED_TRACE(dir + (batch_kernels ? " (batched rope / attention)" : " (per-row rope / attention)") +
+                 (fuse_qkv_rope ? "" : " (qkv matvec + qk_norm_rope)"));
     ModelOptions o;
     o.validation = true;
     o.pipeline_cache_path = "";
     o.batch_kernels = batch_kernels;
+    o.fuse_qkv_rope = fuse_qkv_rope;
     auto m = Model::load(fixtures_dir() + dir, o);
     std::vector<Pair> pairs;
     for (int k = 0; k < 4; ++k) pairs.push_back(make_pair(*m, 3 + 5 * k, k));
@@ -87,6 +89,12 @@ TEST_F(DecodeBatch, V1PerRowFallbackEqualsSingleDecodes) {
     run_schedule("/v1-tiny-tied/f32", false);
     run_schedule("/v1-tiny-swa/bf16", false);
 }
+// Without the qkv_rope fusion (quantized weights take this path): the qkv matvec for all rows, then
+// rope batched or per row.
+TEST_F(DecodeBatch, V1UnfusedQkvEqualsSingleDecodes) {
+    run_schedule("/v1-tiny-tied/f32", true, false);
+    run_schedule("/v1-tiny-swa/bf16", false, false);
+}
 TEST_F(DecodeBatch, V2DecodesInTurn) { run_schedule("/v2-tiny"); }
 
 // The host argmax (the base path's greedy pick; the GPU top-K's first pick has the same rules).
@@ -101,8 +109,9 @@ TEST(ArgmaxRow, FirstMaximumNaNNeverWinsNoneIsMinusOne) {
     EXPECT_EQ(argmax_row(none.data(), 0), -1);
 }
 
-// The batched step runs one rope and one split + combine attention per layer for all its rows (where
-// the device has the batched variants; lavapipe does), and one per row and layer on the fallback.
+// The batched step runs one rope (qkv_rope: fused with the qkv projection) and one split + combine
+// attention per layer for all its rows (where the device has the batched variants; lavapipe does), and
+// one per row and layer on the fallback.
 TEST_F(DecodeBatch, V1BatchedStepHasOneAttentionPerLayer) {
     for (bool batched : {true, false}) {
         ModelOptions o;
@@ -111,7 +120,7 @@ TEST_F(DecodeBatch, V1BatchedStepHasOneAttentionPerLayer) {
         o.batch_kernels = batched;
         auto m = Model::load(fixtures_dir() + "/v1-tiny-tied/f32", o);
         const Context& c = m->context();
-        if (batched && !(c.features().dynamic_indexing && c.limits().max_storage_buffers >= 28))
+        if (batched && !(c.features().dynamic_indexing && c.limits().max_storage_buffers >= 30))
             GTEST_SKIP() << "no dynamic indexing of storage-buffer arrays";
         std::vector<std::unique_ptr<Sequence>> seqs;
         std::vector<Sequence*> sp;
@@ -120,7 +129,7 @@ TEST_F(DecodeBatch, V1BatchedStepHasOneAttentionPerLayer) {
         auto prof = m->profile_decode_batch(sp.data(), ids, 3);
         int rope = 0, passes = 0; // attention passes: one-split "attention" or "attention_split"
         for (auto& [label, ns] : prof) {
-            rope += label == "qk_norm_rope";
+            rope += label == "qkv_rope"; // the fused qkv projection + rope (f32 weights here)
             passes += label == "attention" || label == "attention_split";
         }
         const int layers = m->config().v1.n_layers, per = batched ? layers : 3 * layers;

@@ -73,30 +73,51 @@ struct QkCase {
 
 class QkNormRope : public VkTest {};
 
+// Buffers of one qk_norm_rope / qkv_rope case: norm weights, position, q_out (with a guard), caches of
+// ctx + 2 rows (2 past the capacity given to the kernel) with random contents.
+struct QkIo {
+    Buffers b;
+    std::vector<float> qn, kn, kc0, vc0;
+    BufferRef qn_b, kn_b, seq, q_out, kc, vc;
+    int ctx = 0, rows = 0;
+    size_t kv_row = 0, nq = 0;
+    QkIo(const QkCase& c, uint32_t seed) {
+        ctx = c.pos0 + c.T + c.ctx_delta;
+        rows = ctx + 2;
+        kv_row = size_t(c.nkv) * c.hd;
+        nq = size_t(c.T) * c.nh * c.hd;
+        qn = random_vec(c.hd, seed + 1, 0.5f, 1.5f), kn = random_vec(c.hd, seed + 2, 0.5f, 1.5f);
+        kc0 = random_vec(rows * kv_row, seed + 3), vc0 = random_vec(rows * kv_row, seed + 4);
+        qn_b = b.from(qn), kn_b = b.from(kn);
+        seq = b.from(std::vector<uint32_t>{uint32_t(c.pos0), 0, 0, 0});
+        q_out = b.from(with_guard(nq, 16));
+        kc = b.from(kc0), vc = b.from(vc0);
+    }
+    QkNormRopePush push(const QkCase& c) const {
+        return {uint32_t(c.T), uint32_t(c.nh), uint32_t(c.nkv), uint32_t(c.hd), kEps, kTheta, c.flags, uint32_t(ctx)};
+    }
+    // q_out and the caches against the CPU reference of qkv [T, heads, hd]: rows of this batch (inside the
+    // capacity) hold the new k / v (v within v_tol; 0: copied exactly), every other row is untouched.
+    void check(const QkCase& c, const std::vector<float>& qkv, double extra_tol, double v_tol);
+};
+
 void run_qk(const QkNormRopeKernel& k, const QkCase& c, uint32_t seed) {
     SCOPED_TRACE(::testing::Message() << "hd " << c.hd << " nh " << c.nh << " nkv " << c.nkv << " T " << c.T
                                       << " pos0 " << c.pos0 << " flags " << c.flags << " ctx_delta " << c.ctx_delta);
-    const int heads = c.nh + 2 * c.nkv, hd = c.hd;
-    const int ctx = c.pos0 + c.T + c.ctx_delta;
-    const int rows = ctx + 2; // the buffers hold 2 rows more than the capacity given to the kernel
-    const size_t kv_row = size_t(c.nkv) * hd;
-    std::vector<float> qkv = random_vec(size_t(c.T) * heads * hd, seed, -2.f, 2.f);
-    std::vector<float> qn = random_vec(hd, seed + 1, 0.5f, 1.5f), kn = random_vec(hd, seed + 2, 0.5f, 1.5f);
-    std::vector<float> kc0 = random_vec(rows * kv_row, seed + 3), vc0 = random_vec(rows * kv_row, seed + 4);
-
-    Buffers b;
-    BufferRef qkv_b = b.from(qkv), qn_b = b.from(qn), kn_b = b.from(kn);
-    BufferRef seq = b.from(std::vector<uint32_t>{uint32_t(c.pos0), 0, 0, 0});
-    const size_t nq = size_t(c.T) * c.nh * hd;
-    BufferRef q_out = b.from(with_guard(nq, 16));
-    BufferRef kc = b.from(kc0), vc = b.from(vc0);
+    const int heads = c.nh + 2 * c.nkv;
+    std::vector<float> qkv = random_vec(size_t(c.T) * heads * c.hd, seed, -2.f, 2.f);
+    QkIo io(c, seed);
+    BufferRef qkv_b = io.b.from(qkv);
     const bool norm = c.flags & QKR_NORM;
-    BoundSet set = k.bind(b.sets(), qkv_b, norm ? qn_b : qkv_b, norm ? kn_b : qkv_b, seq, q_out, kc, vc);
-    QkNormRopePush push{uint32_t(c.T), uint32_t(c.nh), uint32_t(c.nkv), uint32_t(hd), kEps, kTheta, c.flags,
-                        uint32_t(ctx)};
-    run_once([&](Recorder& rec) { k.record(rec, set, push); });
+    BoundSet set = k.bind(io.b.sets(), qkv_b, norm ? io.qn_b : qkv_b, norm ? io.kn_b : qkv_b, io.seq, io.q_out,
+                          io.kc, io.vc);
+    run_once([&](Recorder& rec) { k.record(rec, set, io.push(c)); });
+    io.check(c, qkv, 0.0, 0.0);
+}
 
-    const double tol = (c.flags & QKR_ROPE) ? rope_tol(c.pos0 + c.T) : 1e-5;
+void QkIo::check(const QkCase& c, const std::vector<float>& qkv, double extra_tol, double v_tol) {
+    const int heads = c.nh + 2 * c.nkv, hd = c.hd;
+    const double tol = ((c.flags & QKR_ROPE) ? rope_tol(c.pos0 + c.T) : 1e-5) + extra_tol;
     std::vector<float> q_ref = ref_qk(heads_of(qkv, c.T, heads, hd, 0, c.nh), qn, c.nh, hd, c.pos0, c.flags);
     std::vector<float> q_gpu = b.read(q_out, nq + 16);
     expect_guard(q_gpu, nq);
@@ -106,8 +127,7 @@ void run_qk(const QkNormRopeKernel& k, const QkCase& c, uint32_t seed) {
     std::vector<float> k_ref = ref_qk(heads_of(qkv, c.T, heads, hd, c.nh, c.nkv), kn, c.nkv, hd, c.pos0, c.flags);
     std::vector<float> v_new = heads_of(qkv, c.T, heads, hd, c.nh + c.nkv, c.nkv);
     std::vector<float> kc_gpu = b.read(kc, rows * kv_row), vc_gpu = b.read(vc, rows * kv_row);
-    // rows of this batch (inside the capacity) hold the new values, every other row is untouched
-    std::vector<float> k_got, k_want;
+    std::vector<float> k_got, k_want, v_got, v_want;
     for (int r = 0; r < rows; ++r) {
         const int t = r - c.pos0;
         const bool written = t >= 0 && t < c.T && r < ctx;
@@ -116,7 +136,11 @@ void run_qk(const QkNormRopeKernel& k, const QkCase& c, uint32_t seed) {
             if (written) {
                 k_got.push_back(kc_gpu[at]);
                 k_want.push_back(k_ref[size_t(t) * kv_row + i]);
-                ASSERT_EQ(vc_gpu[at], v_new[size_t(t) * kv_row + i]) << "v row " << r;
+                if (v_tol == 0.0) {
+                    ASSERT_EQ(vc_gpu[at], v_new[size_t(t) * kv_row + i]) << "v row " << r;
+                }
+                v_got.push_back(vc_gpu[at]);
+                v_want.push_back(v_new[size_t(t) * kv_row + i]);
             } else {
                 ASSERT_EQ(kc_gpu[at], kc0[at]) << "k row " << r << " must stay untouched";
                 ASSERT_EQ(vc_gpu[at], vc0[at]) << "v row " << r << " must stay untouched";
@@ -125,7 +149,41 @@ void run_qk(const QkNormRopeKernel& k, const QkCase& c, uint32_t seed) {
     }
     if (!k_want.empty()) {
         EXPECT_LE(rel_error(k_got, k_want), tol);
+        EXPECT_LE(rel_error(v_got, v_want), v_tol);
     }
+}
+
+// qkv_rope: x [T, x_stride] (K used), W [heads hd, K], norm weights [K] -> the CPU reference qkv =
+// RMSNorm(x) * nw times W^T in double, then checked as qk_norm_rope's outputs.
+void run_qkv(const QkvRopeKernel& k, WeightType type, const QkCase& c, int K, int x_stride, uint32_t seed) {
+    SCOPED_TRACE(::testing::Message() << weight_type_suffix(type) << " K " << K << " x_stride " << x_stride << " hd "
+                                      << c.hd << " nh " << c.nh << " nkv " << c.nkv << " T " << c.T << " pos0 "
+                                      << c.pos0 << " flags " << c.flags << " ctx_delta " << c.ctx_delta);
+    const int heads = c.nh + 2 * c.nkv, N = heads * c.hd;
+    std::vector<float> x = random_vec(size_t(c.T) * x_stride, seed + 10, -2.f, 2.f);
+    std::vector<float> nw = random_vec(K, seed + 11, 0.5f, 1.5f);
+    std::vector<float> w = random_vec(size_t(N) * K, seed + 12, -0.3f, 0.3f);
+    if (type == WeightType::f16) w = Buffers::round_f16(w);
+    std::vector<float> qkv(size_t(c.T) * N);
+    for (int t = 0; t < c.T; ++t) {
+        double ss = 0;
+        for (int i = 0; i < K; ++i) ss += double(x[size_t(t) * x_stride + i]) * x[size_t(t) * x_stride + i];
+        const double r = 1.0 / std::sqrt(ss / K + kEps);
+        for (int n = 0; n < N; ++n) {
+            double acc = 0;
+            for (int i = 0; i < K; ++i) acc += x[size_t(t) * x_stride + i] * r * nw[i] * w[size_t(n) * K + i];
+            qkv[size_t(t) * N + n] = float(acc);
+        }
+    }
+    QkIo io(c, seed);
+    WeightTensor wt = io.b.weight(w, N, K, type);
+    ASSERT_TRUE(k.supports(wt));
+    const bool norm = c.flags & QKR_NORM;
+    BufferRef xb = io.b.from(x), nwb = io.b.from(nw);
+    BoundSet set = k.bind(io.b.sets(), xb, wt, nwb, norm ? io.qn_b : xb, norm ? io.kn_b : xb, io.seq, io.q_out,
+                          io.kc, io.vc);
+    run_once([&](Recorder& rec) { k.record(rec, set, io.push(c), uint32_t(K), uint32_t(x_stride), kEps); });
+    io.check(c, qkv, 2e-5, 2e-5); // the projection's float sums: a few ulp of each value
 }
 
 TEST_F(QkNormRope, ShapesAndPositions) {
@@ -164,6 +222,33 @@ TEST_F(QkNormRope, LongPositionsAndCacheCapacity) {
     // batch runs past the capacity: rows >= ctx are never written (host bug guard)
     run_qk(k, {32, 4, 2, 7, 9, QKR_NORM | QKR_ROPE, -3}, 402);
     run_qk(k, {32, 4, 2, 5, 9, QKR_NORM | QKR_ROPE, -5}, 403); // nothing fits: only q is written
+}
+
+// The decode fusion of the qkv projection: odd K (element path), K a multiple of the 16-byte vector,
+// padded x rows, hd 32 .. 256, batches of tokens, positions past the capacity, every flag set.
+TEST_F(QkNormRope, FusedQkvProjection) {
+    for (WeightType type : {WeightType::f32, WeightType::f16}) {
+        QkvRopeKernel k(env(), type);
+        uint32_t seed = type == WeightType::f32 ? 500 : 600;
+        run_qkv(k, type, {32, 4, 2, 1, 9}, 37, 37, seed++);
+        run_qkv(k, type, {128, 16, 8, 1, 31}, 144, 148, seed++);
+        run_qkv(k, type, {64, 6, 2, 3, 300}, 64, 64, seed++);
+        run_qkv(k, type, {256, 3, 3, 2, 0}, 96, 100, seed++);
+        run_qkv(k, type, {48, 4, 1, 5, 9, QKR_NORM}, 1000, 1003, seed++);
+        run_qkv(k, type, {32, 4, 2, 7, 9, QKR_NORM | QKR_ROPE, -3}, 40, 40, seed++); // rows past the capacity
+        run_qkv(k, type, {17, 3, 3, 2, 4, 0}, 33, 33, seed++);                        // odd hd, no norm / rope
+    }
+}
+
+TEST_F(QkNormRope, FusedQkvRejectsWhatItCannotFuse) {
+    Buffers b;
+    QkvRopeKernel q8(env(), WeightType::q8_0);
+    EXPECT_FALSE(q8.supports(b.weight(random_vec(64 * 32, 1), 64, 32, WeightType::q8_0)));
+    QkvRopeKernel k(env(), WeightType::f32);
+    EXPECT_FALSE(k.supports(b.weight(random_vec(64 * 32, 1), 64, 32, WeightType::f16)));          // other type
+    EXPECT_FALSE(k.supports(b.weight(random_vec(64 * 1025, 1), 64, 1025, WeightType::f32)));      // K > 1024
+    EXPECT_FALSE(k.supports(b.weight(random_vec(64 * 32, 1), 64, 32, WeightType::f32, 16)));      // 4 parts
+    EXPECT_TRUE(k.supports(b.weight(random_vec(64 * 32, 1), 64, 32, WeightType::f32)));
 }
 
 TEST_F(QkNormRope, RejectsOddHeadDimWithRope) {
