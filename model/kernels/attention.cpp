@@ -76,7 +76,7 @@ void check_qk_push(const QkNormRopePush& push, const uint32_t max_groups[3]) {
           "qk_norm_rope: too many tokens / heads for one dispatch");
 }
 
-constexpr uint32_t kQkvWg = 128; // qkv_rope threads (one head row each for hd <= 128)
+constexpr uint32_t kQkvWg = 512; // qkv_rope threads at most (4 per head row for hd 128), device limit permitting
 } // namespace
 
 QkNormRopeKernel::QkNormRopeKernel(KernelEnv& env) {
@@ -147,7 +147,9 @@ QkvRopeKernel::QkvRopeKernel(KernelEnv& env, WeightType type) : type_(type) {
     d.binding_counts = {1, 1, 1, 1, 1, 1, 1, 1, 1}; // x, qn, kn, seq, q_out, kc, vc, W, norm_w
     d.writes_mask = 0b001110000;
     d.push_size = sizeof(QkvRopePush);
-    d.spec = {kQkvWg};
+    uint32_t wg = 64; // a power of two within the device's limit (>= 128 on every Vulkan device)
+    while (wg * 2 <= std::min(kQkvWg, env.ctx.limits().max_workgroup_invocations)) wg *= 2;
+    d.spec = {wg};
     p_ = std::make_unique<Pipeline>(env.ctx, env.cache, d);
     const Context& c = env.ctx;
     if (c.features().dynamic_indexing && c.limits().max_storage_buffers >= 6 + 3 * kAttnMaxBatch) {

@@ -78,13 +78,14 @@ layout(std430, binding = 8) readonly buffer NW { float nw[]; };
 shared float xs[KMAX]; // RMSNorm(x row) * nw
 shared float hv[HDMAX]; // this head's projected values
 
-// W row n (K % FVE == 0: 16-byte vectors) dotted with xs
-float row_dot(uint n) {
+// Part `lane` of TPR of W row n dotted with xs (lanes stride over 16-byte vectors when K % FVE == 0:
+// TPR consecutive threads read consecutive vectors of one row).
+float row_dot(uint n, uint lane, uint TPR) {
     const uint K = pc.K;
     float acc = 0.0;
     if (K % FVE == 0u) {
         const uint v0 = n * (K / FVE);
-        for (uint j = 0u; j < K / FVE; ++j) {
+        for (uint j = lane; j < K / FVE; j += TPR) {
             const uint k = j * FVE;
 #ifdef WTYPE_F16
             const uvec4 u = wv[v0 + j];
@@ -95,7 +96,7 @@ float row_dot(uint n) {
 #endif
         }
     } else {
-        for (uint k = 0u; k < K; ++k) acc += WLOAD(w, n * K + k) * xs[k];
+        for (uint k = lane; k < K; k += TPR) acc += WLOAD(w, n * K + k) * xs[k];
     }
     return acc;
 }
@@ -241,8 +242,22 @@ void main() {
         const float rin = inversesqrt(wg_sum(ss) / float(K) + pc.in_eps); // wg_sum's barriers publish xs
         for (uint k = tid; k < K; k += WG) xs[k] = (xs[k] * rin) * nw[k];
         barrier();
-        for (uint r = tid; r < min(hd, HDMAX); r += WG) hv[r] = row_dot(head * hd + r);
-        barrier();
+        // TPR threads per head row (a power of two <= WG / hd): short per-thread load chains, since only
+        // nh + 2 nkv workgroups run per token; their partial sums meet in `partial`
+        uint TPR = 1u;
+        while (TPR * 2u * hd <= WG) TPR *= 2u;
+        const uint lane = tid % TPR, rows_per_pass = WG / TPR;
+        for (uint r0 = 0u; r0 < min(hd, HDMAX); r0 += rows_per_pass) {
+            const uint r = r0 + tid / TPR;
+            partial[tid] = r < min(hd, HDMAX) ? row_dot(head * hd + r, lane, TPR) : 0.0;
+            barrier();
+            if (lane == 0u && r < min(hd, HDMAX)) {
+                float s = 0.0;
+                for (uint l = 0u; l < TPR; ++l) s += partial[tid + l];
+                hv[r] = s;
+            }
+            barrier();
+        }
     }
 #endif
 
