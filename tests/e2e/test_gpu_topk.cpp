@@ -11,6 +11,7 @@
 
 #include "model/model.h"
 #include "model/safetensors.h"
+#include "tests/common/fixture_model.h"
 #include "tests/common/test_env.h"
 #include "tests/ref/ref_model.h"
 
@@ -41,15 +42,11 @@ class GpuTopK : public VkTest, public ::testing::WithParamInterface<std::string>
 protected:
     void SetUp() override {
         VkTest::SetUp();
-        const std::string base = fixtures_dir() + "/" + GetParam();
-        const std::string dir = GetParam().rfind("v1", 0) == 0 ? base + "/f32" : base;
-        expected_ = SafetensorsFile::open(base + "/expected.safetensors");
         ModelOptions o;
-        o.weight_type = WeightType::f32;
-        o.validation = true;
         o.gpu_topk = true;
-        o.pipeline_cache_path = "";
-        model_ = Model::load(dir, o);
+        FixtureModel f = load_fixture_model(GetParam(), o);
+        expected_ = std::move(f.expected);
+        model_ = std::move(f.model);
     }
     void TearDown() override {
         model_.reset();

@@ -10,6 +10,7 @@
 
 #include "model/model.h"
 #include "model/safetensors.h"
+#include "tests/common/fixture_model.h"
 #include "tests/common/test_env.h"
 #include "tests/ref/ref_model.h"
 
@@ -22,14 +23,9 @@ class GreedyChain : public VkTest, public ::testing::WithParamInterface<std::str
 protected:
     void SetUp() override {
         VkTest::SetUp();
-        const std::string base = fixtures_dir() + "/" + GetParam();
-        const std::string dir = GetParam().rfind("v1", 0) == 0 ? base + "/f32" : base;
-        expected_ = SafetensorsFile::open(base + "/expected.safetensors");
-        ModelOptions o;
-        o.weight_type = WeightType::f32;
-        o.validation = true;
-        o.pipeline_cache_path = "";
-        model_ = Model::load(dir, o);
+        FixtureModel f = load_fixture_model(GetParam()); // without gpu_topk: chains need no option
+        expected_ = std::move(f.expected);
+        model_ = std::move(f.model);
     }
     void TearDown() override {
         model_.reset();

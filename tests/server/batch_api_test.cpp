@@ -54,6 +54,24 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     return d;
 }
 
+// Pairs of sessions (context 64) with the same prompt of 3 + i tokens each (seed base + i): `batch` to
+// decode together, `single` one at a time.
+struct Twins {
+    std::vector<SessionPtr> batch, single;
+};
+Twins twins(vkc_model* m, int n, int base) {
+    const int V = vkc_model_vocab_size(m);
+    Twins t;
+    for (int i = 0; i < n; ++i) {
+        t.batch.push_back(session(m, 64));
+        t.single.push_back(session(m, 64));
+        const auto p = ids(3 + i, base + i, V);
+        EXPECT_EQ(vkc_session_eval(t.batch.back().get(), p.data(), (int32_t)p.size(), nullptr), VKC_OK);
+        EXPECT_EQ(vkc_session_eval(t.single.back().get(), p.data(), (int32_t)p.size(), nullptr), VKC_OK);
+    }
+    return t;
+}
+
 // Eval A+B, truncate to |A|, eval C (prefill, then decode steps) == a fresh session's A then C.
 void check_truncate(const char* fixture, int n_a, int n_b, int n_c) {
     ModelPtr m = load(fixture);
@@ -109,14 +127,7 @@ TEST(ServerApi, DecodeBatchEqualsSingleDecodes) {
     ModelPtr m = load("v1-tiny-tied/f32");
     ASSERT_TRUE(m);
     const int V = vkc_model_vocab_size(m.get());
-    std::vector<SessionPtr> batch, single;
-    for (int i = 0; i < 3; ++i) {
-        batch.push_back(session(m.get(), 64));
-        single.push_back(session(m.get(), 64));
-        const auto p = ids(4 + i, 10 + i, V);
-        ASSERT_EQ(vkc_session_eval(batch.back().get(), p.data(), (int32_t)p.size(), nullptr), VKC_OK);
-        ASSERT_EQ(vkc_session_eval(single.back().get(), p.data(), (int32_t)p.size(), nullptr), VKC_OK);
-    }
+    auto [batch, single] = twins(m.get(), 3, 10);
     vkc_session* ss[3] = {batch[0].get(), batch[1].get(), batch[2].get()};
     for (int step = 0; step < 3; ++step) {
         const int32_t x[3] = {(step * 3 + 1) % V, (step * 5 + 2) % V, (step * 11 + 3) % V};
@@ -136,14 +147,7 @@ TEST(ServerApi, DecodeBatchArgmaxIsEachRowsGreedyPick) {
     ModelPtr m = load("v1-tiny-tied/f32");
     ASSERT_TRUE(m);
     const int V = vkc_model_vocab_size(m.get());
-    std::vector<SessionPtr> batch, single;
-    for (int i = 0; i < 3; ++i) {
-        batch.push_back(session(m.get(), 64));
-        single.push_back(session(m.get(), 64));
-        const auto p = ids(3 + i, 20 + i, V);
-        ASSERT_EQ(vkc_session_eval(batch.back().get(), p.data(), (int32_t)p.size(), nullptr), VKC_OK);
-        ASSERT_EQ(vkc_session_eval(single.back().get(), p.data(), (int32_t)p.size(), nullptr), VKC_OK);
-    }
+    auto [batch, single] = twins(m.get(), 3, 20);
     vkc_session* ss[3] = {batch[0].get(), batch[1].get(), batch[2].get()};
     for (int step = 0; step < 4; ++step) {
         const int n = step == 3 ? 1 : 3;
