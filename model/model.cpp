@@ -264,12 +264,7 @@ int Sequence::decode_greedy(int32_t id, int n, int32_t* out) {
 }
 
 void Sequence::begin_batched_step(int32_t id) {
-    if (pos_dirty_) {
-        Recorder rec(prefill_cb_->begin(true));
-        record_pos(rec);
-        prefill_cb_->end();
-        submit(*prefill_cb_);
-    }
+    sync_pos();
     std::memcpy(tokens_.mapped, &id, 4);
 }
 

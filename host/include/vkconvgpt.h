@@ -228,6 +228,9 @@ VKC_API void vkc_sampler_free(vkc_sampler* sampler);
 VKC_API vkc_status vkc_sampler_set_seed(vkc_sampler* sampler, uint64_t seed);
 /* Picks the next token from logits [n_vocab]; history: the ids so far (for penalties; may be NULL
  * when n_history is 0). Returns the id, or -(vkc_status) (negative) on error. */
+/* True when the sampler's pick is the argmax of the raw logits (temperature <= 0 and no penalty changes
+ * a logit): the GPU picks of vkc_decode_batch_argmax / vkc_session_decode_greedy are then its picks. */
+VKC_API bool vkc_sampler_is_greedy(const vkc_sampler* sampler);
 VKC_API int32_t vkc_sampler_sample(vkc_sampler* sampler, const float* logits, int32_t n_vocab,
                                    const int32_t* history, int32_t n_history);
 

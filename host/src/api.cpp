@@ -497,6 +497,8 @@ vkc_status vkc_sampler_set_seed(vkc_sampler* sampler, uint64_t seed) {
     });
 }
 
+bool vkc_sampler_is_greedy(const vkc_sampler* sampler) { return sampler && sampler->s.greedy_argmax(); }
+
 int32_t vkc_sampler_sample(vkc_sampler* sampler, const float* logits, int32_t n_vocab, const int32_t* history,
                            int32_t n_history) {
     int32_t id = -1;

@@ -228,7 +228,35 @@ TEST(Sampler, CApi) {
     EXPECT_EQ(vkc_sampler_sample(s, nullptr, 300, nullptr, 0), -(int32_t)VKC_INVALID_ARGUMENT);
     EXPECT_EQ(vkc_sampler_sample(s, l.data(), 0, nullptr, 0), -(int32_t)VKC_INVALID_ARGUMENT);
     EXPECT_EQ(vkc_sampler_sample(s, l.data(), 300, nullptr, 3), -(int32_t)VKC_INVALID_ARGUMENT);
+    EXPECT_FALSE(vkc_sampler_is_greedy(s)); // temperature 0.8
     vkc_sampler_free(s);
+}
+
+// vkc_sampler_is_greedy: the pick is the argmax of the raw logits (what GPU picks reproduce) exactly
+// when the temperature is <= 0 and no penalty changes a logit.
+TEST(SamplerApi, IsGreedy) {
+    auto greedy_of = [](vkc_sampler_params p) {
+        vkc_sampler* s = nullptr;
+        EXPECT_EQ(vkc_sampler_create(&p, &s), VKC_OK) << vkc_last_error();
+        const bool g = vkc_sampler_is_greedy(s);
+        vkc_sampler_free(s);
+        return g;
+    };
+    vkc_sampler_params p = vkc_sampler_default_params();
+    p.temperature = 0.0f;
+    EXPECT_TRUE(greedy_of(p));
+    p.repetition_penalty = 1.3f;
+    EXPECT_FALSE(greedy_of(p));
+    p.penalty_last_n = 0; // the penalty sees no history
+    EXPECT_TRUE(greedy_of(p));
+    p = vkc_sampler_default_params();
+    p.temperature = -1.0f;
+    p.presence_penalty = 0.5f;
+    EXPECT_FALSE(greedy_of(p));
+    p.presence_penalty = 0.0f;
+    p.frequency_penalty = 0.1f;
+    EXPECT_FALSE(greedy_of(p));
+    EXPECT_FALSE(vkc_sampler_is_greedy(nullptr));
 }
 
 // ---- stop strings and UTF-8 ----------------------------------------------------------------------

@@ -157,6 +157,7 @@ struct Stream {
     int status = 0;
     std::vector<json> events;
     std::string text, raw, finish;
+    std::string error; // the client's error when no response came
     bool done = false;
     int64_t completion_tokens = -1;
 };
@@ -202,6 +203,7 @@ Stream stream(const std::string& path, json body, int abort_after = -1, const st
     };
     auto r = c.send(req);
     if (r) s.status = r->status;
+    else s.error = httplib::to_string(r.error());
     return s;
 }
 
@@ -361,7 +363,7 @@ TEST(Server, SixteenConcurrentStreamsMatchSequentialRuns) {
     wait_idle();
     for (int i = 0; i < kStreams; ++i) {
         SCOPED_TRACE("stream " + std::to_string(i));
-        EXPECT_EQ(conc[i].status, 200);
+        EXPECT_EQ(conc[i].status, 200) << conc[i].error << "; received: " << conc[i].raw.substr(0, 200);
         EXPECT_TRUE(conc[i].done);
         EXPECT_EQ(conc[i].completion_tokens, kTokens);
         EXPECT_EQ(conc[i].finish, "length");

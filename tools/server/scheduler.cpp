@@ -124,15 +124,6 @@ private:
     std::string held_;
 };
 
-// A job whose next token is the argmax of the raw logits (greedy, no penalty changes a logit, no
-// logprobs): the decode step's GPU argmax serves it, and its logits need not be read back.
-bool greedy_pick_only(const JobConfig& c) {
-    const vkc_sampler_params& p = c.sampling;
-    const bool penalties = p.penalty_last_n != 0 &&
-                           (p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f);
-    return p.temperature <= 0.0f && !penalties && c.logprobs < 0;
-}
-
 // log-softmax of the chosen id and the top k alternatives.
 void logprobs_of(const float* x, int V, int32_t id, int k, TokenOut& t) {
     const float mx = *std::max_element(x, x + V);
@@ -161,6 +152,9 @@ struct Scheduler::Slot {
     std::unique_ptr<TextStream> text;
     std::unique_ptr<StopMatcher> stop;
     std::vector<float> logits;   // [vocab] after prefill
+    // The next token is the argmax of the raw logits (greedy sampler, no logprobs): the decode step's GPU
+    // argmax serves it, and its logits need not be read back.
+    bool greedy_pick_only() const { return job && vkc_sampler_is_greedy(sampler) && job->cfg.logprobs < 0; }
 };
 
 Scheduler::Scheduler(vkc_model* model, const SchedulerOptions& o, Metrics& metrics)
@@ -244,7 +238,7 @@ void Scheduler::release(Slot& s, const std::string& reason, const std::string& e
 void Scheduler::accept_token(Slot& s, const float* logits, int32_t pick) {
     Job& job = *s.job;
     int32_t id = -1;
-    if (pick != -2 && greedy_pick_only(job.cfg)) {
+    if (pick != -2 && s.greedy_pick_only()) {
         if (pick < 0) return release(s, "", "sampling failed: every logit is -inf or NaN");
         id = pick;
     } else {
@@ -362,7 +356,7 @@ void Scheduler::loop() {
         if (active.empty()) continue;
         // Greedy jobs take the step's GPU argmax; the [n, vocab] logits come back only when a job samples.
         bool need_logits = false;
-        for (Slot* s : active) need_logits = need_logits || !greedy_pick_only(s->job->cfg);
+        for (Slot* s : active) need_logits = need_logits || !s->greedy_pick_only();
         logits.resize(need_logits ? active.size() * size_t(vocab_) : 0);
         picks.assign(active.size(), -2);
         vkc_status st = vkc_decode_batch_argmax(sessions.data(), ids.data(), (int32_t)active.size(),
