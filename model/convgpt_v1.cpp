@@ -351,12 +351,14 @@ void V1Model::record_batch(Recorder& rec, Sequence* const* seqs, int B) {
         if (batch_attention) { // one rope and one split + combine for all rows
             std::vector<BatchRow> rows;
             for (int r = 0; r < B; ++r) rows.push_back(s[r]->batch_row(i));
-            if (fuse_qkv)
-                qkvr->record_batch(rec, qkvr->bind_batch(*batch_row_sets, x, lw.qkv, lw.norm1, lw.q_norm, lw.k_norm, q, rows),
-                                   rp, rows, td, bs.x, bs.q, kNormEps);
-            else
+            if (fuse_qkv) {
+                const BoundSet set =
+                    qkvr->bind_batch(*batch_row_sets, x, lw.qkv, lw.norm1, lw.q_norm, lw.k_norm, q, rows);
+                qkvr->record_batch(rec, set, rp, rows, td, bs.x, bs.q, kNormEps);
+            } else {
                 rope->record_batch(rec, rope->bind_batch(*batch_row_sets, qkv, lw.q_norm, lw.k_norm, q, rows), rp,
                                    rows, bs.qkv, bs.q);
+            }
             attn->record_batch(rec, attn->bind_batch(*batch_row_sets, q, att, batch_scratch, rows), ap, rows, bs.q,
                                batch_part_stride);
         } else { // per-row dispatches (independent rows: no barriers between them)
@@ -425,7 +427,8 @@ V1Sequence::V1Sequence(V1Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
         LayerSets ls;
         ls.qkv = m.mm->bind(S, m.x, lw.qkv, m.qkv, lw.norm1);
         ls.rope = m.rope->bind(S, m.qkv, lw.q_norm, lw.k_norm, seq_, m.q, kc_[i], vc_[i]);
-        if (m.fuse_qkv) ls.qkv_rope = m.qkvr->bind(S, m.x, lw.qkv, lw.norm1, lw.q_norm, lw.k_norm, seq_, m.q, kc_[i], vc_[i]);
+        if (m.fuse_qkv)
+            ls.qkv_rope = m.qkvr->bind(S, m.x, lw.qkv, lw.norm1, lw.q_norm, lw.k_norm, seq_, m.q, kc_[i], vc_[i]);
         ls.attn = m.attn->bind(S, m.q, kc_[i], vc_[i], seq_, m.att, scratch);
         ls.o = m.mm->bind(S, m.att, lw.o, m.x, m.att);
         ls.gu = m.mm->bind(S, m.x, lw.gate_up, m.gu, lw.norm2);

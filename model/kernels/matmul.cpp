@@ -27,8 +27,8 @@ PipelineDesc matmul_desc(const char* base, WeightType t, std::vector<uint32_t> s
 MatmulKernel::MatmulKernel(KernelEnv& env, WeightType type) : type_(type) {
     for (int i = 0; i < 3; ++i)
         for (int r = 0; r < 2; ++r)
-            matvec_[i][r] = std::make_unique<Pipeline>(env.ctx, env.cache,
-                                                       matmul_desc("matvec", type, {kMatvecWG >> (2 - i), kMatvecRows[r]}));
+            matvec_[i][r] = std::make_unique<Pipeline>(
+                env.ctx, env.cache, matmul_desc("matvec", type, {kMatvecWG >> (2 - i), kMatvecRows[r]}));
     tiled_ = std::make_unique<Pipeline>(env.ctx, env.cache, matmul_desc("matmul", type, {kTiledWG}));
 }
 
