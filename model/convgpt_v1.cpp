@@ -18,7 +18,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <map>
 
 #include "model/kernels/attention.h"
@@ -274,7 +273,7 @@ void V1Model::check_batch(Sequence* const* seqs, int n) const {
 // Under the submit lock: every id and room checked before any work, then the tokens written.
 void V1Model::begin_batch(Sequence* const* seqs, const int32_t* ids, int n) {
     for (int i = 0; i < n; ++i) seqs[i]->check_step(ids[i]);
-    for (int i = 0; i < n; ++i) seqs[i]->begin_batched_step(ids[i]);
+    for (int i = 0; i < n; ++i) seqs[i]->begin_batched_step();
     std::memcpy(batch_tokens.mapped, ids, size_t(n) * 4); // the batched embedding's input
 }
 
@@ -303,9 +302,7 @@ void V1Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, flo
     if (greedy) {
         std::vector<TopKPair> p(n);
         std::memcpy(p.data(), batch_greedy.mapped, size_t(n) * sizeof(TopKPair));
-        for (int i = 0; i < n; ++i) // the top-K's first pick may be a -inf logit: none then, as argmax_row
-            greedy[i] = p[i].id == kTopKInvalid || p[i].value == -std::numeric_limits<float>::infinity()
-                            ? -1 : (int32_t)p[i].id;
+        for (int i = 0; i < n; ++i) greedy[i] = greedy_pick(p[i], c().vocab_size);
     }
 }
 
@@ -476,7 +473,7 @@ void V1Sequence::record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, 
     };
 
     EmbedConvPush ep{n, tok_offset, H, (uint32_t)C.e, (uint32_t)C.f, (uint32_t)C.conv_k, td,
-                     (uint32_t)m_.w.embed.rows_per_part, (uint32_t)C.vocab_size};
+                     (uint32_t)m_.w.embed.rows_per_part, (uint32_t)C.vocab_size, 0 /* packed rows */};
     m_.embed->record(rec, embed_set_, ep);
 
     for (int i = 0; i < C.n_layers; ++i) {

@@ -249,24 +249,21 @@ int Sequence::decode_greedy(int32_t id, int n, int32_t* out) {
     std::vector<TopKPair> p(size_t(n) + 1);
     std::memcpy(p.data(), tokens_.mapped, p.size() * sizeof(TopKPair));
     for (int i = 0; i < n; ++i) {
-        // no pick (every logit NaN or -inf, as argmax_row): the steps after it ran on a clamped id, so
-        // the sequence keeps only the steps up to this one
-        if (p[i + 1].id >= (uint32_t)model_.vocab_size() || p[i + 1].value == -std::numeric_limits<float>::infinity()) {
+        out[i] = greedy_pick(p[i + 1], model_.vocab_size());
+        // no pick (every logit NaN or -inf): the steps after it ran on a clamped id, so the sequence
+        // keeps only the steps up to this one
+        if (out[i] < 0) {
             std::fill(out + i, out + n, -1);
             pos_ += i + 1;
             pos_dirty_ = true; // the GPU advanced n positions
             return i + 1;
         }
-        out[i] = (int32_t)p[i + 1].id;
     }
     pos_ += n;
     return n;
 }
 
-void Sequence::begin_batched_step(int32_t id) {
-    sync_pos();
-    std::memcpy(tokens_.mapped, &id, 4);
-}
+void Sequence::begin_batched_step() { sync_pos(); }
 
 int32_t argmax_row(const float* l, int n) {
     int32_t best = -1;
@@ -274,6 +271,11 @@ int32_t argmax_row(const float* l, int n) {
     for (int i = 0; i < n; ++i)
         if (l[i] > bv) bv = l[i], best = i; // false for NaN and for -inf
     return best;
+}
+
+int32_t greedy_pick(const TopKPair& first, int vocab) {
+    const bool none = first.id >= (uint32_t)vocab || first.value == -std::numeric_limits<float>::infinity();
+    return none ? -1 : (int32_t)first.id;
 }
 
 void Model::decode_batch(Sequence* const* seqs, const int32_t* ids, int n, float* logits, int32_t* greedy) {

@@ -109,6 +109,9 @@ enum class Logits { none, last, all };
 // Index of the largest of l[0 .. n): the first on ties; NaN never wins; -1 when every value is NaN or
 // -inf (the semantics of the GPU top-K's first pick and of the greedy sampler).
 int32_t argmax_row(const float* l, int n);
+// The same pick from the GPU top-K's first pair (k = 1): its id, or -1 where there is none (no valid
+// id, or the best logit is -inf).
+int32_t greedy_pick(const TopKPair& first, int vocab);
 
 // Candidates the GPU keeps for the last logits row of every step run with Logits::last (decode steps
 // included): the top kGpuTopK (id, value) pairs, sorted by value descending, ties -> lower id.
@@ -151,10 +154,10 @@ public:
     uint64_t decode_records() const { return decode_cb_->record_count(); }
     uint64_t state_bytes() const { return state_->bytes(); }
     uint32_t decode_dispatches() const { return decode_dispatches_; }
-    // For Model::decode_batch implementations (submit lock held): check the id and room, write the
-    // token and fix a stale GPU position (begin); count the token after a successful step (end).
+    // For Model::decode_batch implementations (submit lock held): check the id and room, fix a stale
+    // GPU position (begin; the batch holds the ids itself); count the token after a successful step (end).
     void check_step(int32_t id) const { check_ids(&id, 1); }
-    void begin_batched_step(int32_t id);
+    void begin_batched_step();
     void end_batched_step() { pos_ += 1; pos_dirty_ = false; }
     void mark_pos_unknown() { pos_dirty_ = true; }
 

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "model/model.h"
 #include "runtime/status.h"
 
 namespace vkc {
@@ -34,12 +35,9 @@ void Sampler::seed(uint64_t s) {
 double Sampler::uniform() { return double(rng_() >> 11) * 0x1.0p-53; }
 
 int32_t Sampler::argmax(const float* l, int n) {
-    // First maximum (lowest id on ties); NaN never wins.
-    int best = -1;
-    for (int i = 0; i < n; ++i)
-        if (!std::isnan(l[i]) && (best < 0 || l[i] > l[best])) best = i;
-    if (best < 0 || l[best] == -std::numeric_limits<float>::infinity())
-        fail(Status::invalid_argument, "sampler: every logit is -inf or NaN");
+    // First maximum (lowest id on ties); NaN never wins: the model layer's rule, which GPU picks follow.
+    const int32_t best = argmax_row(l, n);
+    if (best < 0) fail(Status::invalid_argument, "sampler: every logit is -inf or NaN");
     return best;
 }
 

@@ -66,6 +66,18 @@ void check(bool ok, const std::string& what) {
     if (!ok) fail(Status::invalid_argument, what);
 }
 
+// Bindings 0..6 of qk_norm_rope's BATCH variants (the FUSED one appends W and norm_w): input, q / k norm
+// weights, the rows' positions, q_out, the rows' K and V caches.
+std::vector<BufferRef> rope_batch_refs(const BufferRef& in, const BufferRef& q_norm_w, const BufferRef& k_norm_w,
+                                       const BufferRef& q_out, const std::vector<BatchRow>& rows) {
+    std::vector<BufferRef> refs{in, q_norm_w, k_norm_w};
+    push_rows(refs, rows, [](const BatchRow& r) { return r.seq; });
+    refs.push_back(q_out);
+    push_rows(refs, rows, [](const BatchRow& r) { return r.kcache; });
+    push_rows(refs, rows, [](const BatchRow& r) { return r.vcache; });
+    return refs;
+}
+
 void check_qk_push(const QkNormRopePush& push, const uint32_t max_groups[3]) {
     check(push.nh > 0 && push.nkv > 0 && push.hd > 0, "qk_norm_rope: nh, nkv and hd must be positive");
     check(!(push.flags & QKR_ROPE) || push.hd % 2 == 0, "qk_norm_rope: RoPE needs an even head dim");
@@ -101,12 +113,7 @@ BoundSet QkNormRopeKernel::bind_batch(DescriptorArena& sets, const BufferRef& qk
                                       const std::vector<BatchRow>& rows) const {
     check(batch_ != nullptr, "qk_norm_rope: no batched variant on this device");
     check(!rows.empty() && rows.size() <= kAttnMaxBatch, "qk_norm_rope: batch of 1..8 sequences");
-    std::vector<BufferRef> refs{qkv, q_norm_w, k_norm_w};
-    push_rows(refs, rows, [](const BatchRow& r) { return r.seq; });
-    refs.push_back(q_out);
-    push_rows(refs, rows, [](const BatchRow& r) { return r.kcache; });
-    push_rows(refs, rows, [](const BatchRow& r) { return r.vcache; });
-    return sets.bind(*batch_, refs);
+    return sets.bind(*batch_, rope_batch_refs(qkv, q_norm_w, k_norm_w, q_out, rows));
 }
 
 void QkNormRopeKernel::record_batch(Recorder& rec, const BoundSet& set, const QkNormRopePush& push,
@@ -188,11 +195,7 @@ BoundSet QkvRopeKernel::bind_batch(DescriptorArena& sets, const BufferRef& x, co
     check(batch_ != nullptr, "qkv_rope: no batched variant on this device");
     check(supports(w), "qkv_rope: weights not fusable (type, parts or K)");
     check(!rows.empty() && rows.size() <= kAttnMaxBatch, "qkv_rope: batch of 1..8 sequences");
-    std::vector<BufferRef> refs{x, q_norm_w, k_norm_w};
-    push_rows(refs, rows, [](const BatchRow& r) { return r.seq; });
-    refs.push_back(q_out);
-    push_rows(refs, rows, [](const BatchRow& r) { return r.kcache; });
-    push_rows(refs, rows, [](const BatchRow& r) { return r.vcache; });
+    std::vector<BufferRef> refs = rope_batch_refs(x, q_norm_w, k_norm_w, q_out, rows);
     refs.push_back(w.parts[0]);
     refs.push_back(norm_w);
     return sets.bind(*batch_, refs);
