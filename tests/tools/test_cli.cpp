@@ -130,3 +130,23 @@ TEST(Cli, BenchReportsSingleAndBatchedDecode) {
     EXPECT_NE(bad.code, 0);
     EXPECT_NE(bad.out.find("--batch"), std::string::npos) << bad.out;
 }
+
+// bench --startup: a cold and a warm row whose first tokens agree (the tool fails otherwise), the warm
+// run found the pipeline cache the cold run wrote, and on Mesa (lavapipe here) the driver's shader
+// cache was redirected into the run's cache directory: the cold run found it empty, the warm run not.
+TEST(Cli, BenchStartupIsolatesPipelineAndDriverCaches) {
+    Result r = run("bench --model " + model("v1-tiny-tied/f32") + " --weights f32 --startup -r 1 -o json");
+    ASSERT_EQ(r.code, 0) << r.out;
+    const size_t at = r.out.find('[');
+    ASSERT_NE(at, std::string::npos) << r.out;
+    nlohmann::json rows = nlohmann::json::parse(r.out.substr(at), nullptr, false);
+    ASSERT_TRUE(rows.is_array() && rows.size() == 2) << r.out;
+    EXPECT_EQ(rows[0]["cache"], "cold");
+    EXPECT_EQ(rows[1]["cache"], "warm");
+    for (auto& row : rows) EXPECT_GT(row["wall_s"].get<double>(), 0.0);
+    EXPECT_EQ(rows[0]["pipeline_cache_bytes"].get<uint64_t>(), 0u);
+    EXPECT_GE(rows[1]["pipeline_cache_bytes"].get<uint64_t>(), 16u) << "the cold run saved no VkPipelineCache";
+    if (rows[0]["device"].get<std::string>().find("llvmpipe") != std::string::npos) {
+        EXPECT_GT(rows[1]["driver_cache_bytes"].get<uint64_t>(), 0u) << "Mesa's shader cache was not redirected";
+    }
+}

@@ -2,6 +2,12 @@
 // the child to the moment the child's report line (written right after the first token) arrives, so
 // it includes exec, dynamic linking, Vulkan instance/device creation, weight read + upload, pipeline
 // creation and the first prefill. The child adds its own breakdown.
+//
+// Two caches make a start warm: ours (VKCONVGPT_CACHE_DIR/pipelines.bin, a VkPipelineCache) and the
+// driver's own shader disk cache (Mesa: MESA_SHADER_CACHE_DIR, NVIDIA: __GL_SHADER_DISK_CACHE_PATH),
+// which by default lives in ~/.cache and would make every "cold" run warm. Each child therefore gets
+// both pointed into its cache directory: a cold run starts with both empty, a warm run reuses both,
+// as an app's first and second start would.
 #include "tools/run/bench_startup.h"
 
 #include <fcntl.h>
@@ -14,6 +20,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <vector>
@@ -53,7 +60,11 @@ ChildResult spawn_child(const StartupArgs& a, const std::string& cache_dir) {
     std::vector<char*> argv;
     for (auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
     argv.push_back(nullptr);
+    const std::string driver_dir = cache_dir + "/driver";
     setenv("VKCONVGPT_CACHE_DIR", cache_dir.c_str(), 1);
+    setenv("MESA_SHADER_CACHE_DIR", driver_dir.c_str(), 1);
+    setenv("__GL_SHADER_DISK_CACHE_PATH", driver_dir.c_str(), 1);
+    setenv("__GL_SHADER_DISK_CACHE", "1", 1);
     int fds[2];
     if (::pipe(fds) != 0) fail(Status::io_error, "pipe failed");
     posix_spawn_file_actions_t fa;
@@ -107,8 +118,20 @@ std::string fresh_dir() {
 }
 
 void remove_dir(const std::string& d) {
-    std::remove((d + "/pipelines.bin").c_str());
-    ::rmdir(d.c_str());
+    std::error_code ec;
+    std::filesystem::remove_all(d, ec);
+}
+
+// Bytes under path (a file or a directory tree); 0 if absent.
+uint64_t bytes_under(const std::filesystem::path& p) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec)) return fs::file_size(p, ec);
+    uint64_t n = 0;
+    for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+        if (it->is_regular_file(ec)) n += it->file_size(ec);
+    return n;
 }
 
 } // namespace
@@ -161,10 +184,14 @@ int run_startup_bench(const StartupArgs& a) {
         if (r == 0) warm_dir = d;
         else remove_dir(d);
     }
+    // What the first cold run left for the warm runs.
+    const uint64_t app_cache = bytes_under(warm_dir + "/pipelines.bin"), driver_cache = bytes_under(warm_dir + "/driver");
     for (int r = 0; r < a.reps; ++r) warm.push_back(spawn_child(a, warm_dir));
     remove_dir(warm_dir);
-    if (cold[0].report["first_token"] != warm[0].report["first_token"])
-        fail(Status::internal, "cold and warm runs produced different first tokens");
+    for (auto* set : {&cold, &warm})
+        for (auto& c : *set)
+            if (c.report["first_token"] != cold[0].report["first_token"])
+                fail(Status::internal, "the startup runs produced different first tokens");
     auto col = [](const std::vector<ChildResult>& v, const char* key) {
         std::vector<double> x;
         for (auto& c : v) x.push_back(key ? c.report[key].get<double>() : c.wall_s);
@@ -179,6 +206,8 @@ int run_startup_bench(const StartupArgs& a) {
                         {"reps", set->size()}, {"wall_s", w.mean}, {"wall_sd", w.sd}, {"load_s", load.mean},
                         {"upload_s", up.mean}, {"pipelines_s", pl.mean},
                         {"pipelines", (*set)[0].report["pipelines"]},
+                        {"pipeline_cache_bytes", is_cold ? 0 : app_cache},
+                        {"driver_cache_bytes", is_cold ? 0 : driver_cache},
                         {"device", (*set)[0].report["device"]}});
     }
     if (a.output == "json") {
@@ -186,12 +215,15 @@ int run_startup_bench(const StartupArgs& a) {
         return 0;
     }
     std::printf("| model | weights | cache | start to first token (s) | model load (s) | weight read+upload (s) | "
-                "pipeline creation (s, count) |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n");
+                "pipeline creation (s, count) | cache found: pipeline / driver (bytes) |\n"
+                "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
     for (auto& r : rows)
-        std::printf("| %s | %s | %s | %.3f ± %.3f | %.3f | %.3f | %.3f (%d) |\n", r["model"].get<std::string>().c_str(),
-                    a.weights.c_str(), r["cache"].get<std::string>().c_str(), r["wall_s"].get<double>(),
-                    r["wall_sd"].get<double>(), r["load_s"].get<double>(), r["upload_s"].get<double>(),
-                    r["pipelines_s"].get<double>(), r["pipelines"].get<int>());
+        std::printf("| %s | %s | %s | %.3f ± %.3f | %.3f | %.3f | %.3f (%d) | %llu / %llu |\n",
+                    r["model"].get<std::string>().c_str(), a.weights.c_str(), r["cache"].get<std::string>().c_str(),
+                    r["wall_s"].get<double>(), r["wall_sd"].get<double>(), r["load_s"].get<double>(),
+                    r["upload_s"].get<double>(), r["pipelines_s"].get<double>(), r["pipelines"].get<int>(),
+                    (unsigned long long)r["pipeline_cache_bytes"].get<uint64_t>(),
+                    (unsigned long long)r["driver_cache_bytes"].get<uint64_t>());
     std::printf("\ndevice: %s; %d repetition(s) each; warm/cold = %.2f\n",
                 rows[0]["device"].get<std::string>().c_str(), a.reps,
                 rows[1]["wall_s"].get<double>() / rows[0]["wall_s"].get<double>());

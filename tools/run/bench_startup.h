@@ -1,5 +1,6 @@
 // vkconvgpt-run bench --startup: time from process start to the first generated token, cold (empty
-// pipeline cache) and warm (the cache the cold run wrote), by spawning this binary as a child.
+// pipeline cache and empty driver shader cache) and warm (the caches the cold run wrote), by spawning
+// this binary as a child.
 #pragma once
 #include <string>
 

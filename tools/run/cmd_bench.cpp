@@ -69,7 +69,7 @@ Runner add_bench(CLI::App& app) {
                                          "(Sequence::decode_greedy: picks on the GPU, no host round trip)")
         ->check(CLI::Range(0, kMaxGreedySteps));
     auto st = std::make_shared<std::pair<bool, bool>>(false, false); // --startup, --startup-child
-    sub->add_flag("--startup", st->first, "time from process start to first token, cold and warm pipeline cache");
+    sub->add_flag("--startup", st->first, "time from process start to first token, cold and warm (pipeline + driver shader cache)");
     sub->add_flag("--startup-child", st->second, "(internal: one --startup run)")->group("");
     return [o, st]() {
         if (st->first || st->second) { // bench_startup.cpp
