@@ -63,7 +63,6 @@ public:
     std::unique_ptr<QkNormRopeKernel> rope;
     std::unique_ptr<QkvRopeKernel> qkvr;
     bool fuse_qkv = false; // decode steps run qkvr (every layer's qkv weights fusable, option on)
-    bool fuse_attn = false; // split-K decode attention merges in its own dispatch (option on, counters fit)
     std::unique_ptr<AttentionKernel> attn;
     // Activations [max_batch, *] reused by every layer and every sequence.
     BufferRef x, qkv, q, att, gu;
@@ -178,8 +177,6 @@ V1Model::V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr
     fuse_qkv = opts.fuse_qkv_rope && std::all_of(w.layers.begin(), w.layers.end(),
                                                  [&](const V1LayerWeights& l) { return qkvr->supports(l.qkv); });
     attn = std::make_unique<AttentionKernel>(*env_);
-    fuse_attn = opts.fuse_attention_combine &&
-                AttentionKernel::split_tiles(1, C.n_heads, C.n_kv_heads, C.head_dim) <= kSeqSyncCounters;
     save_pipeline_cache();
 
     // Activation arena.
@@ -360,7 +357,7 @@ void V1Model::record_batch(Recorder& rec, Sequence* const* seqs, int B) {
                                    rows, bs.qkv, bs.q);
             }
             attn->record_batch(rec, attn->bind_batch(*batch_row_sets, q, att, batch_scratch, rows), ap, rows, bs.q,
-                               batch_part_stride, fuse_attn);
+                               batch_part_stride);
         } else { // per-row dispatches (independent rows: no barriers between them)
             for (int r = 0; r < B; ++r) {
                 rp.ctx = (uint32_t)s[r]->capacity();
@@ -369,7 +366,7 @@ void V1Model::record_batch(Recorder& rec, Sequence* const* seqs, int B) {
                 else
                     rope->record(rec, s[r]->row_sets(r).rope[i], rp);
             }
-            for (int r = 0; r < B; ++r) attn->record(rec, s[r]->row_sets(r).attn[i], ap, s[r]->splits(i), fuse_attn);
+            for (int r = 0; r < B; ++r) attn->record(rec, s[r]->row_sets(r).attn[i], ap, s[r]->splits(i));
         }
         mmr(ms.o, lw.o, bs.q, bs.x, MM_ACCUMULATE);
         mmr(ms.gu, lw.gate_up, bs.x, bs.gu, MM_IN_RMSNORM);
@@ -410,7 +407,7 @@ V1Sequence::V1Sequence(V1Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
                          : 1;
     const uint32_t max_splits = std::max(splits_full_, splits_window_);
     int s_scratch = state_->reserve(AttentionKernel::scratch_bytes(1, C.n_heads, C.head_dim, max_splits));
-    const int s_seq = state_->reserve(kSeqBytes);
+    const int s_seq = state_->reserve(sizeof(SeqInfo));
     state_->allocate();
     seq_ = state_->ref(s_seq);
     const BufferRef scratch = scratch_ = state_->ref(s_scratch);
@@ -493,7 +490,7 @@ void V1Sequence::record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, 
         AttentionPush ap{n, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim,
                          C.layer_sliding[i] ? (uint32_t)C.sliding_window : 0u, 1.0f / std::sqrt((float)C.head_dim)};
         const uint32_t splits = n > 1 ? 1u : C.layer_sliding[i] ? splits_window_ : splits_full_;
-        m_.attn->record(rec, ls.attn, ap, splits, m_.fuse_attn);
+        m_.attn->record(rec, ls.attn, ap, splits);
         mm(ls.o, lw.o, n, q_w, td, 0, MM_ACCUMULATE);
         mm(ls.gu, lw.gate_up, n, td, 2 * I, 0, MM_IN_RMSNORM);
         mm(ls.down, lw.down, n, 2 * I, td, 0, MM_IN_SWIGLU | MM_ACCUMULATE);

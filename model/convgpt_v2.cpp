@@ -142,7 +142,7 @@ V2Sequence::V2Sequence(V2Model& m, int ctx_len) : Sequence(m, ctx_len), m_(m) {
     }
     const int s_cand = state_->reserve(MemSelectKernel::cand_bytes(m.max_batch(), C.memory_heads, n_chunks_,
                                                                    C.memory_top_k)); // scratch, all layers
-    const int s_seq = state_->reserve(kSeqBytes);
+    const int s_seq = state_->reserve(sizeof(SeqInfo));
     state_->allocate();
     seq_ = state_->ref(s_seq);
     const BufferRef cand = state_->ref(s_cand);

@@ -1,7 +1,6 @@
 #include "model/model.h"
 
 #include <algorithm>
-#include <cstddef>
 #include <cstring>
 #include <limits>
 
@@ -110,9 +109,8 @@ void Sequence::check_ids(const int32_t* ids, int n) const {
 }
 
 void Sequence::record_pos(Recorder& rec) {
-    uint32_t s[kSeqBytes / 4] = {(uint32_t)pos_}; // SeqInfo, then the sync counters zeroed
-    static_assert(offsetof(SeqInfo, pos) == 0, "pos first");
-    rec.update(seq_, s, uint32_t(std::min<VkDeviceSize>(seq_.size, sizeof s)));
+    SeqInfo s{(uint32_t)pos_, 0, 0, 0};
+    rec.update(seq_, &s, sizeof s);
 }
 
 void Sequence::submit(CommandBuffer& cb) {

@@ -39,10 +39,6 @@ struct ModelOptions {
     // RoPE + cache-write kernel (QkvRopeKernel: one dispatch per layer, not two) where the weights allow
     // (f32 / f16, one binding); false: matvec + qk_norm_rope.
     bool fuse_qkv_rope = true;
-    // Split-K decode attention merges its splits in the split dispatch itself (the last split of each
-    // tile to finish does it; AttentionKernel FUSED: one dispatch per layer, not two); false: a separate
-    // combine pass.
-    bool fuse_attention_combine = true;
     std::string pipeline_cache_path = "default"; // "default": PipelineCache::default_path(); "": none
     ProgressFn progress;                       // load progress; return false to cancel
 };

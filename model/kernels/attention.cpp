@@ -232,10 +232,6 @@ AttentionKernel::AttentionKernel(KernelEnv& env) {
         d.shader = "attention_split";
         d.push_size = sizeof(AttentionSplitPush);
         split_[v] = std::make_unique<Pipeline>(env.ctx, env.cache, d);
-        d.shader = "attention_split_fused";
-        d.writes_mask = 0b111000; // + seq (sync counters)
-        split_fused_[v] = std::make_unique<Pipeline>(env.ctx, env.cache, d);
-        d.writes_mask = 0b110000;
     }
     d.shader = "attention_combine";
     d.spec = {128, 8, 128};
@@ -248,10 +244,6 @@ AttentionKernel::AttentionKernel(KernelEnv& env) {
             d.spec = {sp[0], sp[1], sp[2]};
             d.shader = "attention_split_batch";
             split_batch_[v] = std::make_unique<Pipeline>(env.ctx, env.cache, d);
-            d.shader = "attention_split_fused_batch";
-            d.writes_mask = 0b111000;
-            split_fused_batch_[v] = std::make_unique<Pipeline>(env.ctx, env.cache, d);
-            d.writes_mask = 0b110000;
         }
         d.shader = "attention_combine_batch";
         d.spec = {128, 8, 128};
@@ -279,14 +271,8 @@ BoundSet AttentionKernel::bind_batch(DescriptorArena& sets, const BufferRef& q, 
     return sets.bind(*combine_batch_, refs);
 }
 
-uint32_t AttentionKernel::split_tiles(uint32_t T, uint32_t nh, uint32_t nkv, uint32_t hd) {
-    const uint32_t nq = hd <= kSmallSpec[2] ? kSmallSpec[1] : kLargeSpec[1];
-    return nkv == 0 ? 0 : ceil_div(uint64_t(T) * (nh / nkv), nq) * nkv;
-}
-
 void AttentionKernel::record_batch(Recorder& rec, const BoundSet& set, const AttentionPush& push,
-                                   const std::vector<BatchRow>& rows, uint32_t stride, uint32_t part_stride,
-                                   bool fuse_combine) const {
+                                   const std::vector<BatchRow>& rows, uint32_t stride, uint32_t part_stride) const {
     check(combine_batch_ != nullptr && set.pipeline == combine_batch_.get(), "attention: set not bound by bind_batch");
     check(!rows.empty() && rows.size() <= kAttnMaxBatch, "attention: batch of 1..8 sequences");
     check(push.nkv > 0 && push.nh % push.nkv == 0, "attention: nh must be a positive multiple of nkv");
@@ -309,14 +295,6 @@ void AttentionKernel::record_batch(Recorder& rec, const BoundSet& set, const Att
     check(tiles <= max_groups_[0] && push.nkv <= max_groups_[1] && bp.B * bp.n_splits <= max_groups_[2] &&
               push.nh <= max_groups_[0],
           "attention: too many heads for one dispatch");
-    if (fuse_combine) {
-        check(split_tiles(1, push.nh, push.nkv, push.hd) <= kSeqSyncCounters,
-              "attention: fused split-K needs <= kSeqSyncCounters tiles");
-        for (const BatchRow& r : rows)
-            check(r.seq.size >= kSeqBytes, "attention: fused split-K needs seq buffers of kSeqBytes");
-        dispatch_push(rec, *split_fused_batch_[v], set, bp, tiles, push.nkv, bp.B * bp.n_splits, "attention_split");
-        return;
-    }
     dispatch_push(rec, *split_batch_[v], set, bp, tiles, push.nkv, bp.B * bp.n_splits, "attention_split");
     dispatch_push(rec, *combine_batch_, set, bp, push.nh, bp.B, 1, "attention_combine");
 }
@@ -335,8 +313,8 @@ uint32_t AttentionKernel::suggest_splits(uint32_t T, uint32_t nh, uint32_t nkv, 
     return uint32_t(std::min<uint64_t>({by_grid, by_keys, 128}));
 }
 
-void AttentionKernel::record(Recorder& rec, const BoundSet& set, const AttentionPush& push, uint32_t n_splits,
-                             bool fuse_combine) const {
+void AttentionKernel::record(Recorder& rec, const BoundSet& set, const AttentionPush& push,
+                             uint32_t n_splits) const {
     if (push.T == 0) return;
     check(push.nkv > 0 && push.nh % push.nkv == 0, "attention: nh must be a positive multiple of nkv");
     check(push.hd > 0 && push.hd <= kMaxHeadDim, "attention: head dim must be in [1, 256]");
@@ -357,12 +335,6 @@ void AttentionKernel::record(Recorder& rec, const BoundSet& set, const Attention
               sc.size >= scratch_bytes(push.T, push.nh, push.hd, n_splits),
           "attention: n_splits > 1 needs a scratch of scratch_bytes(T, nh, hd, n_splits) in bind()");
     const AttentionSplitPush sp{push, n_splits};
-    if (fuse_combine) {
-        check(split_tiles(push.T, push.nh, push.nkv, push.hd) <= kSeqSyncCounters && set.refs[3].size >= kSeqBytes,
-              "attention: fused split-K needs a seq buffer of kSeqBytes and <= kSeqSyncCounters tiles");
-        dispatch_push(rec, *split_fused_[v], set, sp, tiles, push.nkv, n_splits, "attention_split");
-        return;
-    }
     dispatch_push(rec, *split_[v], set, sp, tiles, push.nkv, n_splits, "attention_split");
     dispatch_push(rec, *combine_, set, sp, push.nh, push.T, 1, "attention_combine");
 }

@@ -112,9 +112,6 @@ static_assert(sizeof(AttentionPush) == 24, "AttentionPush mirrors GLSL");
 // a slice of the key range and writes partials to `scratch` (scratch_bytes), then a combine pass merges
 // them into out. The split count is fixed at record time; the key range is read from seq on the GPU,
 // so a recorded decode step stays valid as seq.pos grows (slices past the range are empty and cheap).
-// fuse_combine: no combine pass; the last split of each tile to finish merges the tile's partials (it
-// counts on the seq buffer's sync counters: seq must be kSeqBytes and (row tiles x nkv) <=
-// kSeqSyncCounters; its output differs from the two-pass merge only in the rounding of 1 / sum).
 class AttentionKernel {
 public:
     static constexpr uint32_t kMaxHeadDim = 256;
@@ -126,29 +123,26 @@ public:
     BoundSet bind(DescriptorArena& sets, const BufferRef& q, const BufferRef& kcache, const BufferRef& vcache,
                   const BufferRef& seq, const BufferRef& out, const BufferRef& scratch = BufferRef{}) const;
     // Validates the push; T == 0 records nothing. n_splits > 1 needs a set bound with a large enough scratch.
-    void record(Recorder& rec, const BoundSet& set, const AttentionPush& push, uint32_t n_splits = 1,
-                bool fuse_combine = false) const;
+    void record(Recorder& rec, const BoundSet& set, const AttentionPush& push, uint32_t n_splits = 1) const;
 
     // Batched decode: one token of each of rows.size() <= kAttnMaxBatch sequences (q / out row b at
-    // b * stride floats), split-K with each row's own n_splits (1 included): two dispatches (one with
-    // fuse_combine) whose rows equal single-sequence records (with the same fuse_combine) bit for bit. Row b's partials go to scratch at b * part_stride floats
+    // b * stride floats), split-K with each row's own n_splits (1 included): two dispatches whose rows
+    // equal single-sequence records bit for bit. Row b's partials go to scratch at b * part_stride floats
     // (part_stride >= scratch_bytes(1, nh, hd, its n_splits) / 4). Only where batch_supported().
     bool batch_supported() const { return combine_batch_ != nullptr; }
     BoundSet bind_batch(DescriptorArena& sets, const BufferRef& q, const BufferRef& out, const BufferRef& scratch,
                         const std::vector<BatchRow>& rows) const;
     void record_batch(Recorder& rec, const BoundSet& set, const AttentionPush& push, const std::vector<BatchRow>& rows,
-                      uint32_t stride, uint32_t part_stride, bool fuse_combine = false) const;
+                      uint32_t stride, uint32_t part_stride) const;
 
     static VkDeviceSize scratch_bytes(uint32_t T, uint32_t nh, uint32_t hd, uint32_t n_splits);
-    // Workgroups per split of a dispatch (row tiles x kv heads): the sync counters fuse_combine uses.
-    static uint32_t split_tiles(uint32_t T, uint32_t nh, uint32_t nkv, uint32_t hd);
     // Split count for T queries whose key range can reach max_keys keys (decode: the cache capacity, or
     // min(capacity, window) for sliding layers): 1 for prefill-sized grids, up to 128 for decode.
     static uint32_t suggest_splits(uint32_t T, uint32_t nh, uint32_t nkv, uint32_t max_keys);
 
 private:
-    std::unique_ptr<Pipeline> single_[2], split_[2], split_fused_[2], combine_; // [0]: hd <= 128, [1]: hd <= 256
-    std::unique_ptr<Pipeline> split_batch_[2], split_fused_batch_[2], combine_batch_;
+    std::unique_ptr<Pipeline> single_[2], split_[2], combine_; // [0]: hd <= 128, [1]: hd <= 256
+    std::unique_ptr<Pipeline> split_batch_[2], combine_batch_;
     uint32_t max_groups_[3] = {65535, 65535, 65535};
 };
 

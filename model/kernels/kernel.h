@@ -49,11 +49,6 @@ struct SeqInfo {
     uint32_t pad0, pad1;
 };
 static_assert(sizeof(SeqInfo) == 16, "SeqInfo mirrors GLSL");
-// A sequence's seq buffer: a SeqInfo, then kSeqSyncCounters arrival counters for kernels whose last
-// workgroup finishes the job (AttentionKernel's fused split-K). The host zeroes them whenever it writes
-// the position (Sequence::record_pos); every kernel that counts leaves them zero again.
-constexpr uint32_t kSeqSyncCounters = 64;
-constexpr VkDeviceSize kSeqBytes = sizeof(SeqInfo) + 4 * kSeqSyncCounters;
 
 // A weight matrix [rows, cols] (row-major, rows = output features), split by rows into parts that each
 // fit one storage-buffer binding. f16 elements are packed two per uint; a row may start mid-uint when

@@ -18,22 +18,8 @@
 //   SPLIT   split-K (decode with long contexts): gl_WorkGroupID.z = split s of n_splits handles a slice
 //           of the key range and writes its unnormalized accumulator + (max, sum) to part (binding 5).
 //   COMBINE merges the n_splits partials of each (t, h) into out; gl_WorkGroupID = (h, t).
-//   FUSED   (with SPLIT) no combine pass: the last split of each tile to finish merges the tile's
-//           partials itself. Splits count themselves in on a counter in the seq buffer (cnt[], zeroed
-//           by the host with the position; the last split resets its counter), partials and counters
-//           are coherent and published with memoryBarrierBuffer before the count (the classic
-//           "last block" reduction). One dispatch per layer instead of two.
 //   BATCH   (with SPLIT or COMBINE) one token of each of B sequences, each with its own cache (see below).
 #include "common/types.glsl"
-#if defined(SPLIT) && defined(FUSED)
-#define SEQ_QUAL coherent
-#define SEQ_CNT uint cnt[]; // one arrival counter per (row tile, kv head): AttentionKernel::kSyncCounters
-#define PART_QUAL coherent
-#else
-#define SEQ_QUAL readonly
-#define SEQ_CNT
-#define PART_QUAL
-#endif
 layout(constant_id = 0) const uint WG = 128;   // threads; must equal 64 * NQ / 4 (BK = 64 keys x NQ / 4 row groups)
 layout(constant_id = 1) const uint NQ = 8;     // query rows per workgroup: 8 (hd <= 128) or 4 (hd <= 256)
 layout(constant_id = 2) const uint HDMAX = 128;// largest head dim of this pipeline
@@ -48,9 +34,9 @@ layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(std430, binding = 1) readonly buffer KC { float d[]; } kcs[MAXB];
 layout(std430, binding = 2) readonly buffer VC { float d[]; } vcs[MAXB];
-layout(std430, binding = 3) SEQ_QUAL buffer Seq { SEQ_INFO_FIELDS SEQ_CNT } seqs[MAXB];
+layout(std430, binding = 3) readonly buffer Seq { SEQ_INFO_FIELDS } seqs[MAXB];
 layout(std430, binding = 4) writeonly buffer O { float o[]; };
-layout(std430, binding = 5) PART_QUAL buffer Part { float part[]; }; // row b's partials at b * part_stride
+layout(std430, binding = 5) buffer Part { float part[]; }; // row b's partials at b * part_stride
 layout(push_constant) uniform Push { uint B, nh, nkv, hd, window; float scale; uint n_splits, stride, part_stride; uint splits[MAXB]; } pc;
 uint bi = 0u; // this workgroup's sequence (dynamically uniform: indexes the descriptor arrays)
 #define KC kcs[bi].d
@@ -64,11 +50,11 @@ uint bi = 0u; // this workgroup's sequence (dynamically uniform: indexes the des
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(std430, binding = 1) readonly buffer KC { float kc[]; };
 layout(std430, binding = 2) readonly buffer VC { float vc[]; };
-layout(std430, binding = 3) SEQ_QUAL buffer Seq { SEQ_INFO_FIELDS SEQ_CNT } seq;
+layout(std430, binding = 3) readonly buffer Seq { SEQ_INFO_FIELDS } seq;
 layout(std430, binding = 4) writeonly buffer O { float o[]; };
 #if defined(SPLIT) || defined(COMBINE)
 // part: acc [n_splits][T nh][hd], then (max, sum) [n_splits][T nh][2]
-layout(std430, binding = 5) PART_QUAL buffer Part { float part[]; };
+layout(std430, binding = 5) buffer Part { float part[]; };
 layout(push_constant) uniform Push { uint T, nh, nkv, hd, window; float scale; uint n_splits; } pc;
 #else
 layout(push_constant) uniform Push { uint T, nh, nkv, hd, window; float scale; } pc;
@@ -157,9 +143,6 @@ shared float k_sh[DC * KS];     // K chunk [DC][BK]; reused for the final lane r
 shared vec4 s_sh[BK * RG];      // scores, then probabilities [BK][NQ]
 shared float red_max[WG], red_sum[WG];
 shared float m_sh[NQ], l_sh[NQ], a_sh[NQ];
-#if defined(SPLIT) && defined(FUSED)
-shared bool last_sh;
-#endif
 
 float s_get(uint j, uint r) { return s_sh[j * RG + r / 4u][r % 4u]; }
 
@@ -318,86 +301,29 @@ void main() {
             for (uint l2 = 1u; l2 < KL; ++l2)
                 for (uint r = 0u; r < NQ; ++r) acc[r * MAXD] += k_sh[((l2 - 1u) * NQ + r) * hd + dbase];
     }
-    if (kl == 0u) {
-        for (uint r = 0u; r < nrows; ++r) {
-            const uint row = row0 + r;
-            const uint orow = (row / g) * pc.nh + kh * g + row % g; // t * nh + h
+    if (kl != 0u) return;
+    for (uint r = 0u; r < nrows; ++r) {
+        const uint row = row0 + r;
+        const uint orow = (row / g) * pc.nh + kh * g + row % g; // t * nh + h
 #ifdef SPLIT
-            const uint rows = TT * pc.nh;
-            for (uint i = 0u; i < MAXD; ++i) {
-                const uint d = dbase + i * WG;
-                if (d < hd) PART((split * rows + orow) * hd + d) = acc[r * MAXD + i];
-            }
-            if (tid == 0u) {
-                const uint ml = NSPLITS * rows * hd + (split * rows + orow) * 2u;
-                PART(ml) = m_sh[r];
-                PART(ml + 1u) = l_sh[r];
-            }
+        const uint rows = TT * pc.nh;
+        for (uint i = 0u; i < MAXD; ++i) {
+            const uint d = dbase + i * WG;
+            if (d < hd) PART((split * rows + orow) * hd + d) = acc[r * MAXD + i];
+        }
+        if (tid == 0u) {
+            const uint ml = NSPLITS * rows * hd + (split * rows + orow) * 2u;
+            PART(ml) = m_sh[r];
+            PART(ml + 1u) = l_sh[r];
+        }
 #else
-            const float l = l_sh[r];
-            const float inv_l = l > 0.0 ? 1.0 / l : 0.0;
-            for (uint i = 0u; i < MAXD; ++i) {
-                const uint d = dbase + i * WG;
-                if (d < hd) o[QBASE + orow * hd + d] = acc[r * MAXD + i] * inv_l;
-            }
+        const float l = l_sh[r];
+        const float inv_l = l > 0.0 ? 1.0 / l : 0.0;
+        for (uint i = 0u; i < MAXD; ++i) {
+            const uint d = dbase + i * WG;
+            if (d < hd) o[QBASE + orow * hd + d] = acc[r * MAXD + i] * inv_l;
+        }
 #endif
-        }
     }
-#if defined(SPLIT) && defined(FUSED)
-    // Count this split in; the last of the tile's NSPLITS merges them (as COMBINE does, per row of the
-    // tile) and resets the counter for the next dispatch.
-    memoryBarrierBuffer(); // this split's partials reach device scope before its count
-    barrier();
-    const uint ci = gl_WorkGroupID.x * pc.nkv + kh;
-    if (tid == 0u) last_sh = atomicAdd(SEQ.cnt[ci], 1u) == NSPLITS - 1u;
-    barrier();
-    if (!last_sh) return; // workgroup-uniform
-    memoryBarrierBuffer();
-    if (tid == 0u) SEQ.cnt[ci] = 0u;
-    const uint ns = NSPLITS, rows = TT * pc.nh, ml0 = ns * rows * hd;
-    // Row sr's split weights w_s = exp(m_s - M) (0 for empty splits) into k_sh [NQ][ns] (NQ ns <= 2048
-    // floats: kMaxSplits 256), and 1 / sum_s w_s l_s into l_sh.
-    const uint orow_s = sr < nrows ? ((row0 + sr) / g) * pc.nh + kh * g + (row0 + sr) % g : 0u;
-    float mx = NEG;
-    if (sr < nrows)
-        for (uint s = slane; s < ns; s += LPR) {
-            const uint i = ml0 + (s * rows + orow_s) * 2u;
-            if (PART(i + 1u) > 0.0) mx = max(mx, PART(i));
-        }
-    red_max[tid] = mx;
-    barrier();
-    float mrow = NEG;
-    for (uint i = 0u; i < LPR; ++i) mrow = max(mrow, red_max[sr * LPR + i]);
-    float lsum = 0.0;
-    if (sr < nrows)
-        for (uint s = slane; s < ns; s += LPR) {
-            const uint i = ml0 + (s * rows + orow_s) * 2u;
-            const float ls = PART(i + 1u);
-            const float w = ls > 0.0 ? exp(PART(i) - mrow) : 0.0;
-            k_sh[sr * ns + s] = w;
-            lsum += w * ls;
-        }
-    red_sum[tid] = lsum;
-    barrier();
-    if (slane == 0u) {
-        float tot = 0.0;
-        for (uint i = 0u; i < LPR; ++i) tot += red_sum[sr * LPR + i];
-        l_sh[sr] = tot > 0.0 ? 1.0 / tot : 0.0;
-    }
-    barrier();
-    for (uint i = tid; i < nrows * hd; i += WG) {
-        const uint r = i / hd, d = i - r * hd, row = row0 + r;
-        const uint orow = (row / g) * pc.nh + kh * g + row % g;
-        float a = 0.0;
-        for (uint s0 = 0u; s0 < ns; s0 += 8u) { // loads batched by 8; empty splits (w = 0) not read
-            float a8[8];
-            for (uint u = 0u; u < 8u; ++u)
-                a8[u] = (s0 + u < ns && k_sh[r * ns + s0 + u] != 0.0) ? PART(((s0 + u) * rows + orow) * hd + d) : 0.0;
-            for (uint u = 0u; u < 8u; ++u)
-                if (s0 + u < ns) a += k_sh[r * ns + s0 + u] * a8[u];
-        }
-        o[QBASE + orow * hd + d] = a * l_sh[r];
-    }
-#endif
 }
 #endif

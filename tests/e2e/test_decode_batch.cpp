@@ -60,17 +60,14 @@ void step(Model& m, std::vector<Pair>& pairs, const std::vector<int>& order, int
     }
 }
 
-void run_schedule(const std::string& dir, bool batch_kernels = true, bool fuse_qkv_rope = true,
-                  bool fuse_attention = true) {
+void run_schedule(const std::string& dir, bool batch_kernels = true, bool fuse_qkv_rope = true) {
     SCOPED_TRACE(dir + (batch_kernels ? " (batched rope / attention)" : " (per-row rope / attention)") +
-                 (fuse_qkv_rope ? "" : " (qkv matvec + qk_norm_rope)") +
-                 (fuse_attention ? "" : " (split-K attention + combine pass)"));
+                 (fuse_qkv_rope ? "" : " (qkv matvec + qk_norm_rope)"));
     ModelOptions o;
     o.validation = true;
     o.pipeline_cache_path = "";
     o.batch_kernels = batch_kernels;
     o.fuse_qkv_rope = fuse_qkv_rope;
-    o.fuse_attention_combine = fuse_attention;
     auto m = Model::load(fixtures_dir() + dir, o);
     std::vector<Pair> pairs;
     for (int k = 0; k < 4; ++k) pairs.push_back(make_pair(*m, 3 + 5 * k, k));
@@ -98,11 +95,6 @@ TEST_F(DecodeBatch, V1UnfusedQkvEqualsSingleDecodes) {
     run_schedule("/v1-tiny-tied/f32", true, false);
     run_schedule("/v1-tiny-swa/bf16", false, false);
 }
-// Split-K attention with its separate combine pass (the fused merge is the default).
-TEST_F(DecodeBatch, V1TwoPassAttentionEqualsSingleDecodes) {
-    run_schedule("/v1-tiny-tied/f32", true, true, false);
-    run_schedule("/v1-tiny-swa/bf16", false, true, false);
-}
 TEST_F(DecodeBatch, V2DecodesInTurn) { run_schedule("/v2-tiny"); }
 
 // The host argmax (the base path's greedy pick; the GPU top-K's first pick has the same rules).
@@ -117,9 +109,9 @@ TEST(ArgmaxRow, FirstMaximumNaNNeverWinsNoneIsMinusOne) {
     EXPECT_EQ(argmax_row(none.data(), 0), -1);
 }
 
-// The batched step runs one rope (qkv_rope: fused with the qkv projection) and one attention dispatch
-// per layer for all its rows (split-K merged in the split dispatch; where the device has the batched
-// variants, as lavapipe does), and one per row and layer on the fallback; no combine pass.
+// The batched step runs one rope (qkv_rope: fused with the qkv projection) and one split + combine
+// attention per layer for all its rows (where the device has the batched variants; lavapipe does), and
+// one per row and layer on the fallback.
 TEST_F(DecodeBatch, V1BatchedStepHasOneAttentionPerLayer) {
     for (bool batched : {true, false}) {
         ModelOptions o;
@@ -135,13 +127,11 @@ TEST_F(DecodeBatch, V1BatchedStepHasOneAttentionPerLayer) {
         for (int k = 0; k < 3; ++k) seqs.push_back(m->new_sequence(64 + 600 * k)), sp.push_back(seqs.back().get());
         const int32_t ids[3] = {1, 2, 3};
         auto prof = m->profile_decode_batch(sp.data(), ids, 3);
-        int rope = 0, passes = 0, combines = 0; // attention passes: one-split "attention" or "attention_split"
+        int rope = 0, passes = 0; // attention passes: one-split "attention" or "attention_split"
         for (auto& [label, ns] : prof) {
             rope += label == "qkv_rope"; // the fused qkv projection + rope (f32 weights here)
             passes += label == "attention" || label == "attention_split";
-            combines += label == "attention_combine";
         }
-        EXPECT_EQ(combines, 0);
         const int layers = m->config().v1.n_layers, per = batched ? layers : 3 * layers;
         EXPECT_EQ(rope, per) << (batched ? "batched" : "fallback");
         EXPECT_EQ(passes, per) << (batched ? "batched" : "fallback");

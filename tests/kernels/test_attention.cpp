@@ -268,15 +268,13 @@ TEST_F(QkNormRope, RejectsOddHeadDimWithRope) {
 struct AttnCase {
     int hd, nh, nkv, T, pos0, window;
     uint32_t splits = 1;
-    bool fused = false; // split-K merged by the last split (seq buffer of kSeqBytes with its counters)
 };
 
 class Attention : public VkTest {};
 
 void run_attn(const AttentionKernel& k, const AttnCase& c, uint32_t seed) {
     SCOPED_TRACE(::testing::Message() << "hd " << c.hd << " nh " << c.nh << " nkv " << c.nkv << " T " << c.T
-                                      << " pos0 " << c.pos0 << " window " << c.window << " splits " << c.splits
-                                      << (c.fused ? " fused" : ""));
+                                      << " pos0 " << c.pos0 << " window " << c.window << " splits " << c.splits);
     const int hd = c.hd, S = c.pos0 + c.T, ctx = S + 5;
     const size_t kv_row = size_t(c.nkv) * hd, nq = size_t(c.T) * c.nh * hd;
     std::vector<float> q = random_vec(nq, seed, -1.5f, 1.5f);
@@ -288,19 +286,14 @@ void run_attn(const AttentionKernel& k, const AttnCase& c, uint32_t seed) {
 
     Buffers b;
     BufferRef q_b = b.from(q), kc_b = b.from(kc), vc_b = b.from(vc);
-    std::vector<uint32_t> seq_words(c.fused ? kSeqBytes / 4 : 4, 0u);
-    seq_words[0] = uint32_t(c.pos0);
-    BufferRef seq = b.from(seq_words);
+    BufferRef seq = b.from(std::vector<uint32_t>{uint32_t(c.pos0), 0, 0, 0});
     BufferRef out = b.from(with_guard(nq, 16));
     BufferRef scratch;
     if (c.splits > 1) scratch = b.zeros(AttentionKernel::scratch_bytes(c.T, c.nh, hd, c.splits));
     BoundSet set = k.bind(b.sets(), q_b, kc_b, vc_b, seq, out, scratch);
     AttentionPush push{uint32_t(c.T), uint32_t(c.nh), uint32_t(c.nkv), uint32_t(hd), uint32_t(c.window),
                        float(1.0 / std::sqrt(double(hd)))};
-    run_once([&](Recorder& rec) { k.record(rec, set, push, c.splits, c.fused); });
-    if (c.fused) { // every counter was left as found (zero): the next replay starts clean
-        EXPECT_EQ(b.read<uint32_t>(seq, kSeqBytes / 4), seq_words) << "sync counters not reset / position changed";
-    }
+    run_once([&](Recorder& rec) { k.record(rec, set, push, c.splits); });
 
     std::vector<float> kv(kc.begin(), kc.begin() + S * kv_row), vv(vc.begin(), vc.begin() + S * kv_row);
     std::vector<float> want = ref::attention(q, kv, vv, c.nh, c.nkv, hd, c.pos0, c.window);
@@ -362,23 +355,6 @@ TEST_F(Attention, SplitKForBatches) {
     run_attn(k, {128, 4, 1, 2, 0, 0, 40}, 802); // more splits than keys
 }
 
-// Split-K merged by the last split of each tile (no combine pass): the same cases as the two-pass path,
-// one token and several, windows with empty splits, more splits than keys, hd 256 (4-row tiles).
-TEST_F(Attention, FusedSplitMergesInTheLastSplit) {
-    AttentionKernel k(env());
-    const uint32_t s = AttentionKernel::suggest_splits(1, 16, 8, 2001);
-    for (uint32_t splits : {2u, s, 7u}) {
-        run_attn(k, {128, 16, 8, 1, 2000, 0, splits, true}, 730 + splits);
-        run_attn(k, {64, 4, 1, 1, 2000, 300, splits, true}, 740 + splits);
-    }
-    run_attn(k, {256, 4, 2, 1, 2000, 0, 3, true}, 750);
-    run_attn(k, {17, 3, 3, 1, 2000, 6, 16, true}, 751);
-    run_attn(k, {48, 6, 2, 5, 300, 0, 4, true}, 752);
-    run_attn(k, {32, 4, 2, 77, 9, 6, 3, true}, 753);
-    run_attn(k, {128, 4, 1, 2, 0, 0, 40, true}, 754);
-    run_attn(k, {64, 8, 8, 1, 700, 0, AttentionKernel::kMaxSplits, true}, 755); // most splits, 8 KiB of weights
-}
-
 TEST_F(Attention, RejectsBadArguments) {
     Buffers b;
     BufferRef x = b.zeros(4096);
@@ -389,14 +365,12 @@ TEST_F(Attention, RejectsBadArguments) {
     EXPECT_THROW(k.record(rec, set, AttentionPush{1, 6, 4, 32, 0, 1.f}), Error); // nh % nkv
     EXPECT_THROW(k.record(rec, set, AttentionPush{1, 4, 2, 300, 0, 1.f}), Error); // hd > 256
     EXPECT_THROW(k.record(rec, set, AttentionPush{1, 4, 2, 32, 0, 1.f}, 2), Error); // split without scratch
-    BoundSet small_seq = k.bind(b.sets(), x, x, x, b.zeros(16), b.zeros(4096),
-                                b.zeros(AttentionKernel::scratch_bytes(1, 4, 32, 2)));
-    EXPECT_NO_THROW(k.record(rec, small_seq, AttentionPush{1, 4, 2, 32, 0, 1.f}, 2));
-    EXPECT_THROW(k.record(rec, small_seq, AttentionPush{1, 4, 2, 32, 0, 1.f}, 2, true), Error); // no counters
     cb.end();
 }
 
-void replayed_decode_step(KernelEnv& env, Context& ctx, bool fused) {
+// The decode step as a model records it: qk_norm_rope -> attention (split-K) -> advance, recorded once
+// and replayed for several tokens; positions come from the seq buffer only.
+TEST_F(Attention, ReplayedDecodeStep) {
     const int hd = 64, nh = 4, nkv = 2, heads = nh + 2 * nkv, P0 = 9, steps = 4, cap = 32;
     const size_t kv_row = size_t(nkv) * hd;
     std::vector<float> kc = random_vec(cap * kv_row, 900), vc = random_vec(cap * kv_row, 901);
@@ -405,20 +379,18 @@ void replayed_decode_step(KernelEnv& env, Context& ctx, bool fused) {
     BufferRef qkv_b = b.zeros(heads * hd * sizeof(float)), q_b = b.zeros(nh * hd * sizeof(float));
     BufferRef out = b.zeros(nh * hd * sizeof(float)), kc_b = b.from(kc), vc_b = b.from(vc);
     BufferRef qn_b = b.from(qn), kn_b = b.from(kn);
-    std::vector<uint32_t> seq_words(kSeqBytes / 4, 0u);
-    seq_words[0] = uint32_t(P0);
-    BufferRef seq = b.from(seq_words);
+    BufferRef seq = b.from(std::vector<uint32_t>{uint32_t(P0), 0, 0, 0});
     BufferRef scratch = b.zeros(AttentionKernel::scratch_bytes(1, nh, hd, 3));
-    QkNormRopeKernel qk(env);
-    AttentionKernel at(env);
-    AdvanceKernel adv(env);
+    QkNormRopeKernel qk(env());
+    AttentionKernel at(env());
+    AdvanceKernel adv(env());
     BoundSet s_qk = qk.bind(b.sets(), qkv_b, qn_b, kn_b, seq, q_b, kc_b, vc_b);
     BoundSet s_at = at.bind(b.sets(), q_b, kc_b, vc_b, seq, out, scratch);
     BoundSet s_adv = adv.bind(b.sets(), seq);
-    CommandBuffer cb(ctx);
+    CommandBuffer cb(ctx());
     Recorder rec(cb.begin(false));
     qk.record(rec, s_qk, {1, nh, nkv, hd, kEps, kTheta, QKR_NORM | QKR_ROPE, cap});
-    at.record(rec, s_at, {1, nh, nkv, hd, 0, float(1.0 / std::sqrt(double(hd)))}, 3, fused);
+    at.record(rec, s_at, {1, nh, nkv, hd, 0, float(1.0 / std::sqrt(double(hd)))}, 3);
     adv.record(rec, s_adv, 1);
     rec.host_read_barrier();
     cb.end();
@@ -436,18 +408,8 @@ void replayed_decode_step(KernelEnv& env, Context& ctx, bool fused) {
         std::vector<float> want = ref::attention(q, kv, vv, nh, nkv, hd, p, 0);
         EXPECT_LE(rel_error(b.read(out, nh * hd), want), rope_tol(p)) << "step " << s;
     }
-    seq_words[0] = uint32_t(P0 + steps);
-    EXPECT_EQ(b.read<uint32_t>(seq, kSeqBytes / 4), seq_words); // position advanced, counters all zero
+    EXPECT_EQ(b.read<uint32_t>(seq, 1)[0], uint32_t(P0 + steps));
     EXPECT_EQ(cb.record_count(), 1u);
-}
-
-// The decode step as a model records it: qk_norm_rope -> attention (split-K, two-pass and fused) ->
-// advance, recorded once and replayed for several tokens; positions come from the seq buffer only.
-TEST_F(Attention, ReplayedDecodeStep) {
-    for (bool fused : {false, true}) {
-        SCOPED_TRACE(fused ? "fused split-K" : "split + combine");
-        replayed_decode_step(env(), ctx(), fused);
-    }
 }
 
 } // namespace

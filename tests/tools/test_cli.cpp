@@ -129,6 +129,15 @@ TEST(Cli, BenchReportsSingleAndBatchedDecode) {
     Result bad = run("bench --model " + m + " -p 0 -n 2 --batch 0");
     EXPECT_NE(bad.code, 0);
     EXPECT_NE(bad.out.find("--batch"), std::string::npos) << bad.out;
+    // --unfused qkv_rope: the qkv matvec comes back, one dispatch per layer (v1-tiny-tied: 2 layers)
+    Result u = run("bench --model " + m + " -p 0 -n 2 -r 1 --unfused qkv_rope -o json");
+    ASSERT_EQ(u.code, 0) << u.out;
+    nlohmann::json uj = rows(u.out);
+    ASSERT_TRUE(uj.is_object()) << u.out;
+    EXPECT_EQ(uj["rows"][0]["dispatches_per_step"].get<uint32_t>(), single + 2);
+    Result unknown = run("bench --model " + m + " -p 0 -n 2 --unfused everything");
+    EXPECT_NE(unknown.code, 0);
+    EXPECT_NE(unknown.out.find("unknown fusion 'everything'"), std::string::npos) << unknown.out;
 }
 
 // bench --startup: a cold and a warm row whose first tokens agree (the tool fails otherwise), the warm

@@ -1,5 +1,5 @@
 // vkconvgpt-run bench --model DIR [--startup] [-p 512] [-n 128] [-r 5] [--weights f32|f16|q8_0|q4_0] [-o md|json]
-//                     [--positions 256,1024,...]
+//                     [--positions 256,1024,...] [--unfused qkv_rope]
 // pp: prompt processing (one batched prefill of p tokens); tg: token generation (n decode steps after a
 // 32-token prompt). --positions: decode time per token after filling the context to each position.
 #include <chrono>
@@ -47,6 +47,7 @@ std::vector<int32_t> synthetic_ids(int n, int vocab, int salt) {
 Runner add_bench(CLI::App& app) {
     struct Opts {
         std::string model, precision = "f16", output = "md", positions;
+        std::vector<std::string> unfused;
         bool profile = false;
         int p = 512, n = 128, r = 5, device = -1, max_batch = 512, prompt = 32, batch = 1, chain = 0;
     };
@@ -68,6 +69,9 @@ Runner add_bench(CLI::App& app) {
     sub->add_option("--chain", o->chain, "tg: also time greedy decoding N tokens per submission "
                                          "(Sequence::decode_greedy: picks on the GPU, no host round trip)")
         ->check(CLI::Range(0, kMaxGreedySteps));
+    sub->add_option("--unfused", o->unfused, "comma-separated fusions to turn off, to measure each: qkv_rope "
+                                             "(the qkv matvec + qk_norm_rope instead of qkv_rope)")
+        ->delimiter(',');
     auto st = std::make_shared<std::pair<bool, bool>>(false, false); // --startup, --startup-child
     sub->add_flag("--startup", st->first, "time from process start to first token, cold and warm (pipeline + driver shader cache)");
     sub->add_flag("--startup-child", st->second, "(internal: one --startup run)")->group("");
@@ -81,6 +85,10 @@ Runner add_bench(CLI::App& app) {
         mo.weight_type = weights_flag(o->precision);
         mo.device_index = o->device;
         mo.max_batch = o->max_batch;
+        for (const std::string& f : o->unfused) {
+            if (f == "qkv_rope") mo.fuse_qkv_rope = false;
+            else fail(Status::invalid_argument, "--unfused: unknown fusion '" + f + "' (known: qkv_rope)");
+        }
         auto t_load = clock_type::now();
         auto model = Model::load(o->model, mo);
         double load_s = seconds_since(t_load);
