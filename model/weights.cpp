@@ -135,12 +135,14 @@ void WeightLoader::upload(const ProgressFn& progress) {
                     f16.resize(src->numel());
                     for (size_t i = 0; i < f32.size(); ++i) f16[i] = f32_to_f16(f32[i]);
                 }
-            } else {
+            } else if (src->dtype != DType::f16) {
                 f16.resize(src->numel());
                 tensor_to_f16(*src, f16.data());
             }
-            bytes = m.type == WeightType::f32 ? reinterpret_cast<const uint8_t*>(f32.data())
-                                              : reinterpret_cast<const uint8_t*>(f16.data());
+            // f16 files: rows go from the mapped file straight to the upload (no host copy in between)
+            bytes = m.type == WeightType::f32   ? reinterpret_cast<const uint8_t*>(f32.data())
+                    : src->dtype == DType::f16 ? src->data
+                                               : reinterpret_cast<const uint8_t*>(f16.data());
             for (int64_t r = 0; r < rows;) {
                 int64_t part = (row + r) / w.rows_per_part;
                 int64_t in_part = (row + r) - part * w.rows_per_part;

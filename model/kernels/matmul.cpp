@@ -24,7 +24,10 @@ PipelineDesc matmul_desc(const char* base, WeightType t, std::vector<uint32_t> s
 }
 } // namespace
 
-MatmulKernel::MatmulKernel(KernelEnv& env, WeightType type) : type_(type) {
+MatmulKernel::MatmulKernel(KernelEnv& env, WeightType type, MatvecWidth width)
+    : type_(type),
+      smallest_(width == MatvecWidth::smallest ||
+                (width == MatvecWidth::automatic && env.ctx.properties().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)) {
     for (int i = 0; i < 3; ++i)
         for (int r = 0; r < 2; ++r)
             matvec_[i][r] = std::make_unique<Pipeline>(
@@ -63,7 +66,7 @@ void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& 
         // weights per 16-byte vector (matvec.comp's VE; a Q8_0 / Q4_0 vector holds 16 / 32 quants)
         const uint32_t ve = type_ == WeightType::f32 ? 4 : type_ == WeightType::f16 ? 8 : type_ == WeightType::q8_0 ? 16 : 32;
         int v = 0;
-        while (v < 2 && (kMatvecWG >> (2 - v)) * ve < p.K) ++v;
+        while (!smallest_ && v < 2 && (kMatvecWG >> (2 - v)) * ve < p.K) ++v;
         // x rows in passes of kMatvecPassRows, one grid z each (small N keeps more workgroups busy); a
         // huge grid (the 65k-row head) instead runs the passes in each workgroup, so its weight rows are
         // re-read from cache, not from memory by another wave

@@ -27,13 +27,19 @@ static_assert(sizeof(MatmulPush) == 40, "MatmulPush mirrors GLSL");
 
 enum class MatmulPath { automatic, matvec, tiled };
 
+// Workgroup width of the matvec path: by_k takes the smallest workgroup whose threads cover K in one
+// sweep (GPUs); smallest always takes 32 threads (CPU drivers such as lavapipe, where a workgroup's
+// barriers and reductions cost more than its threads gain: the 65k-row head of v1-164m, 1.0 -> 0.5 s
+// per token there); automatic: smallest on VK_PHYSICAL_DEVICE_TYPE_CPU devices, else by_k.
+enum class MatvecWidth { automatic, by_k, smallest };
+
 class MatmulKernel {
 public:
     // automatic path: matvec for M <= this, tiled above (H100: matvec re-reads the weights per 4 rows but
     // still wins up to M = 8..32 depending on the shape; 8 is safe everywhere measured)
     static constexpr uint32_t kMatvecMaxM = 8;
 
-    MatmulKernel(KernelEnv& env, WeightType type);
+    MatmulKernel(KernelEnv& env, WeightType type, MatvecWidth width = MatvecWidth::automatic);
     // x [.., x_stride] (float), w [N, K], y [.., y_stride] (float), norm_w [K] (float; pass x again, or an
     // invalid BufferRef, when MM_IN_RMSNORM is not used). y must not overlap x.
     BoundSet bind(DescriptorArena& sets, const BufferRef& x, const WeightTensor& w, const BufferRef& y,
@@ -50,6 +56,7 @@ public:
 
 private:
     WeightType type_;
+    bool smallest_ = false; // MatvecWidth resolved
     // matvec_[i][r]: workgroups of 32 << i threads and 4 (r = 0) or 1 (r = 1) weight rows. Threads
     // stride over K one 16-byte weight vector at a time, so a short K (v1's 144-wide projections: 18 f16
     // vectors) leaves most of 128 threads idle and pays their reduction: record() takes the smallest

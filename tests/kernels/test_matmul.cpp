@@ -104,7 +104,7 @@ const uint32_t kNKs[] = {1, 7, 33, 129, 300, 1000};
 
 // Every M, N and K value of the lists appears; both paths run every shape.
 void shapes_test(WeightType type) {
-    MatmulKernel kern(env(), type);
+    MatmulKernel kern(env(), type, MatvecWidth::by_k); // every workgroup width by K (lavapipe: automatic = 32)
     std::mt19937 rng(type == WeightType::f32 ? 11 : 12);
     uint32_t seed = 100;
     for (uint32_t M : kMs)
@@ -123,8 +123,8 @@ TEST_F(Matmul, ShapesF32) { shapes_test(WeightType::f32); }
 TEST_F(Matmul, ShapesF16) { shapes_test(WeightType::f16); }
 
 // Every flag (and ACCUMULATE with each input mode) on small and tiled M, odd sizes.
-void flags_test(WeightType type) {
-    MatmulKernel kern(env(), type);
+void flags_test(WeightType type, MatvecWidth width = MatvecWidth::by_k) {
+    MatmulKernel kern(env(), type, width);
     const uint32_t flag_sets[] = {MM_ACCUMULATE, MM_IN_RMSNORM, MM_IN_SWIGLU, MM_ACCUMULATE | MM_IN_RMSNORM,
                                   MM_ACCUMULATE | MM_IN_SWIGLU};
     uint32_t seed = 500;
@@ -144,8 +144,8 @@ TEST_F(Matmul, FlagsF16) { flags_test(WeightType::f16); }
 // weights split into 3 parts (rows_per_part not a multiple of the matvec rows or the 64-row tile, so
 // tiles straddle parts; and a multiple of 64, the loader's usual split) and 4 parts (the last one a
 // single row).
-void layout_test(WeightType type) {
-    MatmulKernel kern(env(), type);
+void layout_test(WeightType type, MatvecWidth width = MatvecWidth::by_k) {
+    MatmulKernel kern(env(), type, width);
     uint32_t seed = 900;
     check_case(kern, Case{1, 1000, 129, 0, 16, 0}, seed++);                    // head: last of 17 tokens
     check_case(kern, Case{2, 33, 33, 0, 3, 5, 7, 9}, seed++);
@@ -163,6 +163,11 @@ void layout_test(WeightType type) {
 
 TEST_F(Matmul, OffsetsStridesSplitF32) { layout_test(WeightType::f32); }
 TEST_F(Matmul, OffsetsStridesSplitF16) { layout_test(WeightType::f16); }
+// 32-thread matvec workgroups for every K (what CPU devices get; K = 1000 takes several sweeps).
+TEST_F(Matmul, SmallestMatvecWorkgroups) {
+    flags_test(WeightType::f16, MatvecWidth::smallest);
+    layout_test(WeightType::f32, MatvecWidth::smallest);
+}
 
 // The automatic path (matvec up to kMatvecMaxM rows, tiled above) gives the same results.
 TEST_F(Matmul, AutomaticPath) {

@@ -197,7 +197,7 @@ void matmul_case(const MatmulKernel& kern, const MmCase& c, uint32_t seed) {
 TEST_F(QuantKernels, Matmul) {
     uint32_t seed = 1;
     for (WeightType t : kQuant) {
-        MatmulKernel kern(env(), t);
+        MatmulKernel kern(env(), t, MatvecWidth::by_k); // every width (lavapipe: automatic = 32)
         for (const MmCase& c : {MmCase{1, 33, 7, 0, 0}, MmCase{3, 129, 144, MM_ACCUMULATE, 0},
                                 MmCase{17, 65, 45, MM_IN_RMSNORM, 0}, MmCase{70, 131, 96, MM_IN_SWIGLU, 0},
                                 MmCase{5, 301, 1296, 0, 0}, MmCase{2, 300, 33, MM_IN_RMSNORM | MM_ACCUMULATE, 100},
@@ -225,7 +225,7 @@ TEST_F(QuantKernels, MatvecVectorPath) {
                         {7, 31, 0},  {16, 33, 5},  {2, 4128, 1},  {40, 256, 13}};
     uint32_t seed = 100;
     for (WeightType t : kQuant) {
-        MatmulKernel kern(env(), t);
+        MatmulKernel kern(env(), t, MatvecWidth::by_k); // every width (lavapipe: automatic = 32)
         size_t si = 0;
         for (uint32_t M = 1; M <= 8; ++M)
             for (int rep = 0; rep < 2; ++rep, ++si) {

@@ -67,12 +67,18 @@ public:
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     }
-    ~ServerProc() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-        }
+    ~ServerProc() { stop(); }
+    // SIGTERM, then wait: "" if the server stopped cleanly (exit status 0), else what happened. Under the
+    // sanitizers this is where a leak (LeakSanitizer runs at exit) or a late report shows up.
+    std::string stop() {
+        if (pid_ <= 0) return "";
+        ::kill(pid_, SIGTERM);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+        return WIFEXITED(status) ? "server exited with status " + std::to_string(WEXITSTATUS(status))
+                                 : "server ended by signal " + std::to_string(WTERMSIG(status));
     }
     bool alive() const {
         int status = 0;
@@ -102,6 +108,17 @@ private:
 
 ServerProc* g_server = nullptr;
 
+#if defined(__SANITIZE_ADDRESS__)
+#define VKC_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VKC_TEST_UNDER_ASAN 1
+#endif
+#endif
+#ifndef VKC_TEST_UNDER_ASAN
+#define VKC_TEST_UNDER_ASAN 0
+#endif
+
 class Env : public ::testing::Environment {
 public:
     void SetUp() override {
@@ -109,6 +126,8 @@ public:
                                    "--queue", "8", "--ctx", "256", "--api-key", kKey, "--max-body-bytes", "65536"});
     }
     void TearDown() override {
+        const std::string why = g_server->stop();
+        if (!why.empty()) ADD_FAILURE() << why << " after SIGTERM; server log:\n" << g_server->log();
         delete g_server;
         g_server = nullptr;
     }
@@ -423,7 +442,13 @@ TEST(Server, MemoryFlatOverSequentialRequests) {
     std::printf("metric server rss over %d sequential requests: %ld kB -> %ld kB\n", n, before, after);
     EXPECT_EQ(ok, n);
     EXPECT_GT(before, 0);
+#if VKC_TEST_UNDER_ASAN
+    // AddressSanitizer keeps freed memory in its quarantine (up to 256 MiB), so RSS measures that, not
+    // the server; under it, LeakSanitizer checks the server for leaks when it exits (Env::TearDown).
+    std::printf("RSS bound not checked under AddressSanitizer (quarantine)\n");
+#else
     EXPECT_LT(after - before, 4096) << "RSS grew by " << (after - before) << " kB";
+#endif
 }
 
 } // namespace
