@@ -70,6 +70,7 @@ void WeightLoader::vector(BufferRef* out, const std::string& name) {
 
 void WeightLoader::upload(const ProgressFn& progress) {
     arena_.allocate();
+    arena_.prefault(); // unified memory: the weights are written whole, in one pass
     Uploader up(ctx_);
     uint64_t done = 0;
     auto tick = [&](uint64_t bytes) {

@@ -1,5 +1,8 @@
 #include "runtime/memory.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -118,6 +121,17 @@ void Arena::allocate() {
         total_ += bsize;
     }
     host_visible_ = !blocks_.empty() && std::all_of(blocks_.begin(), blocks_.end(), [](const Block& b) { return b.mapped; });
+}
+
+void Arena::prefault() const {
+#ifdef MADV_POPULATE_WRITE
+    const uintptr_t page = (uintptr_t)::sysconf(_SC_PAGESIZE);
+    for (const Block& b : blocks_) {
+        if (!b.mapped || b.size == 0 || page == 0) continue;
+        const uintptr_t lo = (uintptr_t)b.mapped & ~(page - 1), hi = (uintptr_t)b.mapped + b.size;
+        (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE); // best effort
+    }
+#endif
 }
 
 // A request larger than the device-local memory left (VK_EXT_memory_budget, or a limits profile's

@@ -43,6 +43,9 @@ public:
     int slots() const { return (int)slots_.size(); }
     VkDeviceSize bytes() const { return total_; }
     bool host_visible() const { return host_visible_; }
+    // Mapped arenas (unified memory): asks the OS to back every page now (Linux MADV_POPULATE_WRITE), so
+    // a bulk upload does not fault page by page; a no-op where unsupported or not mapped.
+    void prefault() const;
     const std::string& name() const { return name_; }
 
 private:
