@@ -185,7 +185,8 @@ int run_startup_bench(const StartupArgs& a) {
         else remove_dir(d);
     }
     // What the first cold run left for the warm runs.
-    const uint64_t app_cache = bytes_under(warm_dir + "/pipelines.bin"), driver_cache = bytes_under(warm_dir + "/driver");
+    const uint64_t app_cache = bytes_under(warm_dir + "/pipelines.bin");
+    const uint64_t driver_cache = bytes_under(warm_dir + "/driver");
     for (int r = 0; r < a.reps; ++r) warm.push_back(spawn_child(a, warm_dir));
     remove_dir(warm_dir);
     for (auto* set : {&cold, &warm})

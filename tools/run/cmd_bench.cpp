@@ -73,7 +73,8 @@ Runner add_bench(CLI::App& app) {
                                              "(the qkv matvec + qk_norm_rope instead of qkv_rope)")
         ->delimiter(',');
     auto st = std::make_shared<std::pair<bool, bool>>(false, false); // --startup, --startup-child
-    sub->add_flag("--startup", st->first, "time from process start to first token, cold and warm (pipeline + driver shader cache)");
+    sub->add_flag("--startup", st->first,
+                  "time from process start to first token, cold and warm (pipeline + driver shader cache)");
     sub->add_flag("--startup-child", st->second, "(internal: one --startup run)")->group("");
     return [o, st]() {
         if (st->first || st->second) { // bench_startup.cpp
