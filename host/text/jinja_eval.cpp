@@ -47,17 +47,24 @@ Value arith(const std::string& op, const Value& a, const Value& b, int line) {
     if (!a.is_number() || !b.is_number()) bad_operands(op, a, b, line);
     const bool ints = is_int_like(a) && is_int_like(b);
     if (ints && op != "/") {
-        int64_t x = as_int(a), y = as_int(b);
-        if (op == "+") return Value::int_(x + y);
-        if (op == "-") return Value::int_(x - y);
-        if (op == "*") return Value::int_(x * y);
+        int64_t x = as_int(a), y = as_int(b), r = 0;
+        // 64-bit integers (Python's are unbounded): a result that does not fit is an error, not UB
+        auto overflow = [&] { terr("integer overflow in '" + op + "' (integers are 64-bit here)", line); };
+        if (op == "+") return __builtin_add_overflow(x, y, &r) ? (overflow(), Value()) : Value::int_(r);
+        if (op == "-") return __builtin_sub_overflow(x, y, &r) ? (overflow(), Value()) : Value::int_(r);
+        if (op == "*") return __builtin_mul_overflow(x, y, &r) ? (overflow(), Value()) : Value::int_(r);
         if (op == "**") {
             if (y < 0) return Value::float_(std::pow((double)x, (double)y));
-            int64_t r = 1;
-            for (int64_t i = 0; i < y; ++i) r *= x;
+            int64_t base = x; // square-and-multiply: at most 63 rounds, whatever y is
+            r = 1;
+            for (uint64_t e = (uint64_t)y; e; e >>= 1) {
+                if ((e & 1u) && __builtin_mul_overflow(r, base, &r)) overflow();
+                if ((e >> 1) && __builtin_mul_overflow(base, base, &base)) overflow();
+            }
             return Value::int_(r);
         }
         if (y == 0) terr("division by zero", line);
+        if (y == -1 && x == INT64_MIN) overflow();
         int64_t q = x / y, m = x % y;
         if (m != 0 && ((m < 0) != (y < 0))) { --q; m += y; } // Python floor semantics
         return Value::int_(op == "//" ? q : m);

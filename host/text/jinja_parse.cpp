@@ -210,8 +210,26 @@ public:
     }
 
 private:
+    // Nesting bound (blocks inside blocks, brackets / unary operators inside expressions): the parser and
+    // the evaluator recurse per level, so an unbounded template would overflow the stack (fuzz finding:
+    // thousands of '['). Real chat templates nest a handful of levels.
+    static constexpr int kMaxDepth = 100;
+    struct Nest {
+        Parser& p;
+        explicit Nest(Parser& parser) : p(parser) {
+            if (++p.depth_ > kMaxDepth) {
+                --p.depth_;
+                p.err("template nested deeper than " + std::to_string(kMaxDepth) + " levels");
+            }
+        }
+        ~Nest() { --p.depth_; }
+        Nest(const Nest&) = delete;
+        Nest& operator=(const Nest&) = delete;
+    };
+
     // ---- statements ----
     Body parse_body(const std::vector<std::string>& stops, std::string* stop) {
+        Nest nest(*this);
         Body body;
         while (ci_ < chunks_.size()) {
             const Chunk& c = chunks_[ci_++];
@@ -413,6 +431,7 @@ private:
         return e;
     }
     ExprP parse_unary(bool with_filter) {
+        Nest nest(*this); // every nested expression (brackets, calls, unary chains) passes here
         ExprP e;
         if (skip_op("-")) {
             e = expr(Expr::neg);
@@ -592,6 +611,7 @@ private:
     std::vector<Tok> toks_;
     size_t ti_ = 0;
     int loop_depth_ = 0;
+    int depth_ = 0; // Nest
 };
 
 } // namespace

@@ -216,6 +216,35 @@ TEST(ChatTemplate, MalformedLiteralsAreErrorsNotCrashes) {
               "True True 9223372036854775807");
 }
 
+// Found by tests/fuzz/fuzz_chat_template (corpus/chat_template/crash-deep-nesting): thousands of nested
+// '[' overflowed the stack of the recursive-descent parser. Nesting is bounded (100 levels) for
+// expressions, unary chains and blocks; the limit itself still parses.
+TEST(ChatTemplate, DeepNestingIsAnErrorNotAStackOverflow) {
+    auto nested = [](const std::string& open, const std::string& mid, const std::string& close, int n) {
+        std::string s;
+        for (int i = 0; i < n; ++i) s += open;
+        s += mid;
+        for (int i = 0; i < n; ++i) s += close;
+        return s;
+    };
+    for (const std::string& t : {"{{ " + nested("[", "1", "]", 5000) + " }}", "{{ " + nested("(", "1", ")", 5000) + " }}",
+                                 "{{ " + nested("-", "1", "", 5000) + " }}",
+                                 nested("{% if true %}", "x", "{% endif %}", 5000)})
+        expect_error([&] { ChatTemplate{t}; }, Status::unsupported, {"nested deeper than 100 levels"});
+    EXPECT_EQ(render_chat("{{ " + nested("(", "7", ")", 90) + " }}", one, false, "", ""), "7");
+    EXPECT_EQ(render_chat(nested("{% if true %}", "y", "{% endif %}", 90), one, false, "", ""), "y");
+}
+
+// Found by tests/fuzz/fuzz_chat_template (corpus/chat_template/crash-int-overflow): integer arithmetic
+// overflowed int64 (UB), and '**' looped y times. Overflow is an error; '**' takes at most 63 rounds.
+TEST(ChatTemplate, IntegerOverflowIsAnError) {
+    for (const char* t : {"{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775807 - 2 }}", "{{ 33333330 * 1111110888888900 }}",
+                          "{{ 2 ** 63 }}", "{{ 3 ** 9223372036854775807 }}", "{{ (-9223372036854775807 - 1) // -1 }}"})
+        expect_error([&] { render_chat(t, one, false, "", ""); }, Status::unsupported, {"integer overflow"});
+    EXPECT_EQ(render_chat("{{ 2 ** 62 }} {{ (-2) ** 63 }} {{ 1 ** 9223372036854775807 }} {{ 0 ** 0 }}", one, false, "", ""),
+              "4611686018427387904 -9223372036854775808 1 1");
+}
+
 TEST(ChatTemplate, ChatMLFallback) {
     EXPECT_EQ(vkc::render_chatml(with_system, true),
               "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n Hello! <|im_end|>\n"
