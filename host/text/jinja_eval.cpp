@@ -50,9 +50,13 @@ Value arith(const std::string& op, const Value& a, const Value& b, int line) {
         int64_t x = as_int(a), y = as_int(b), r = 0;
         // 64-bit integers (Python's are unbounded): a result that does not fit is an error, not UB
         auto overflow = [&] { terr("integer overflow in '" + op + "' (integers are 64-bit here)", line); };
-        if (op == "+") return __builtin_add_overflow(x, y, &r) ? (overflow(), Value()) : Value::int_(r);
-        if (op == "-") return __builtin_sub_overflow(x, y, &r) ? (overflow(), Value()) : Value::int_(r);
-        if (op == "*") return __builtin_mul_overflow(x, y, &r) ? (overflow(), Value()) : Value::int_(r);
+        if (op == "+" || op == "-" || op == "*") {
+            const bool ov = op == "+"   ? __builtin_add_overflow(x, y, &r)
+                            : op == "-" ? __builtin_sub_overflow(x, y, &r)
+                                        : __builtin_mul_overflow(x, y, &r);
+            if (ov) overflow();
+            return Value::int_(r);
+        }
         if (op == "**") {
             if (y < 0) return Value::float_(std::pow((double)x, (double)y));
             int64_t base = x; // square-and-multiply: at most 63 rounds, whatever y is
