@@ -1,7 +1,7 @@
 // ConvGPT v1 on the GPU. Per token (decode) the dispatch sequence is:
 //   embed_conv (gather + 1 x k conv + f x f pool + ScaleNorm)                         1
 //   per layer: qkv_rope (the qkv projection with its RMSNorm, then q/k norm + RoPE + K/V cache
-//              write; a qkv matmul + qk_norm_rope for prefill and quantized weights) |
+//              write; a qkv matmul + qk_norm_rope for prefill and unfusable weights) |
 //              attention (split + combine) | o matmul (+= residual) |
 //              gate_up matmul (RMSNorm fused) | down matmul (SwiGLU fused, += residual)   6 x L
 //   head, tied: scale_up gate_up | scale_up down (SwiGLU) | logits (RMSNorm fused)    3  (untied: 1)

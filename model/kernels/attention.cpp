@@ -148,7 +148,6 @@ void QkNormRopeKernel::check_push(const QkNormRopePush& push) const { check_qk_p
 
 QkvRopeKernel::QkvRopeKernel(KernelEnv& env, WeightType type) : type_(type) {
     for (int i = 0; i < 3; ++i) max_groups_[i] = env.ctx.limits().max_workgroup_count[i];
-    if (type != WeightType::f32 && type != WeightType::f16) return;
     PipelineDesc d;
     d.shader = std::string("qkv_rope_") + weight_type_suffix(type);
     d.binding_counts = {1, 1, 1, 1, 1, 1, 1, 1, 1}; // x, qn, kn, seq, q_out, kc, vc, W, norm_w
@@ -168,7 +167,9 @@ QkvRopeKernel::QkvRopeKernel(KernelEnv& env, WeightType type) : type_(type) {
 }
 
 bool QkvRopeKernel::supports(const WeightTensor& w) const {
-    return p_ && w.type == type_ && w.parts.size() == 1 && w.cols > 0 && (uint64_t)w.cols <= kMaxK;
+    // quantized: the shader finds the block scales after all rows of the one part
+    return p_ && w.type == type_ && w.parts.size() == 1 && w.cols > 0 && (uint64_t)w.cols <= kMaxK &&
+           (!weight_type_quantized(type_) || w.rows_per_part == w.rows);
 }
 
 BoundSet QkvRopeKernel::bind(DescriptorArena& sets, const BufferRef& x, const WeightTensor& w,

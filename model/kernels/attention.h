@@ -65,14 +65,14 @@ private:
 // (head, token) computes its head's hd values of RMSNorm(x) * norm_w times W_qkv^T itself, from its x row
 // staged in shared memory, then norms, ropes and writes q / the caches exactly as QkNormRopeKernel: one
 // dispatch where the unfused step has a matvec and qk_norm_rope. x [T, x_stride] (row b of a batch at
-// b * x_stride), W [(nh + 2 nkv) hd, K] f32 or f16 in one part, K <= kMaxK; for few tokens (decode: the
+// b * x_stride), W [(nh + 2 nkv) hd, K] of any weight type in one part, K <= kMaxK; for few tokens (decode: the
 // head's weight rows are read once per token).
 class QkvRopeKernel {
 public:
     static constexpr uint32_t kMaxK = 1024; // x row in 4 KiB of shared memory
 
     QkvRopeKernel(KernelEnv& env, WeightType type);
-    // w can be fused: the kernel's type (f32 / f16), one part, K <= kMaxK.
+    // w can be fused: the kernel's type, one part, K <= kMaxK.
     bool supports(const WeightTensor& w) const;
     BoundSet bind(DescriptorArena& sets, const BufferRef& x, const WeightTensor& w, const BufferRef& norm_w,
                   const BufferRef& q_norm_w, const BufferRef& k_norm_w, const BufferRef& seq, const BufferRef& q_out,
@@ -92,7 +92,7 @@ public:
 
 private:
     WeightType type_;
-    std::unique_ptr<Pipeline> p_, batch_; // null for other weight types (supports() is false)
+    std::unique_ptr<Pipeline> p_, batch_;
     uint32_t max_groups_[3] = {65535, 65535, 65535};
 };
 

@@ -63,8 +63,8 @@ void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& 
         const uint32_t groups = ceil_div(p.N, kMatvecRows[nr]);
         const uint32_t gx = std::min(groups, kMaxGroups);
         const std::string label = "matvec " + std::to_string(p.N) + "x" + std::to_string(p.K); // per shape in profiles
-        // weights per 16-byte vector (matvec.comp's VE; a Q8_0 / Q4_0 vector holds 16 / 32 quants)
-        const uint32_t ve = type_ == WeightType::f32 ? 4 : type_ == WeightType::f16 ? 8 : type_ == WeightType::q8_0 ? 16 : 32;
+        // weights per thread step (matvec.comp: a 16-byte vector of f32 / f16, 8 quants of Q8_0 / Q4_0)
+        const uint32_t ve = type_ == WeightType::f32 ? 4 : 8;
         int v = 0;
         while (!smallest_ && v < 2 && (kMatvecWG >> (2 - v)) * ve < p.K) ++v;
         // x rows in passes of kMatvecPassRows, one grid z each (small N keeps more workgroups busy); a

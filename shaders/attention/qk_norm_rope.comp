@@ -7,7 +7,7 @@
 // BATCH: one token of each of B sequences (gl_WorkGroupID = (head, b)), each with its own cache.
 // FUSED (decode): the qkv projection is computed here, not read: the workgroup stages its token's row
 // RMSNorm(x) * norm_w [K] in shared memory and computes its head's hd values sum_k xs[k] W[head hd + r][k]
-// (W [(nh + 2 nkv) hd, K], f32 or f16, one binding), then norms / ropes / writes them as above: one
+// (W [(nh + 2 nkv) hd, K], f32, f16, Q8_0 or Q4_0, one binding), then norms / ropes / writes them as above: one
 // dispatch instead of a matvec and this. x row t (b) at t (b) * x_stride; K <= KMAX.
 // RoPE follows HF's float32 path: inv_freq_i = 1 / theta^(fl32(2i / hd)), angle = fl32(p * inv_freq_i),
 // then cos / sin of that float angle. The builtins pow / sin / cos are not used: Vulkan only bounds
@@ -65,7 +65,11 @@ shared float partial[WG];
 #ifdef FUSED
 // binding 0 (QKV above) is x [rows, in_stride]; the qkv weights and the input norm's weights:
 layout(std430, binding = 7) readonly buffer W { WSTORE w[]; };
-#ifdef WTYPE_F16
+#if defined(WQUANT)
+#if defined(WTYPE_Q8_0)
+layout(std430, binding = 7) readonly buffer WV2 { uvec2 wv2[]; }; // 8 int8 quants
+#endif
+#elif defined(WTYPE_F16)
 #define FVE 8u
 layout(std430, binding = 7) readonly buffer WV { uvec4 wv[]; };
 #else
@@ -80,6 +84,32 @@ shared float hv[HDMAX]; // this head's projected values
 
 // Part `lane` of TPR of W row n dotted with xs (lanes stride over 16-byte vectors when K % FVE == 0:
 // TPR consecutive threads read consecutive vectors of one row).
+#if defined(WQUANT)
+// Q8_0 / Q4_0 (one part: the block scales follow all nheads * hd rows): lanes stride over 8-quant steps as
+// in matvec.comp (Q4_0 uint c of block b: elements 4c..4c+3 and 16+4c..16+4c+3; Q8_0 uvec2 c: 8c..8c+7);
+// xs is zero from K to the padded WQ_KP(K).
+float row_dot(uint n, uint lane, uint TPR) {
+    const uint K = pc.K, nb = WQ_NB(K), nsub = nb * 4u;
+    const uint sbase = (pc.nh + 2u * pc.nkv) * pc.hd * WQ_ROWU(K);
+    float acc = 0.0;
+    for (uint s = lane; s < nsub; s += TPR) {
+        const uint b = s >> 2, c = s & 3u, h = n * nb + b;
+        const float d = unpackHalf2x16(w[sbase + (h >> 1)])[h & 1u];
+#if defined(WTYPE_Q8_0)
+        const uvec2 u = wv2[n * nsub + s];
+        const uint k = b * 32u + c * 8u;
+        acc += d * (dot(wq8_unpack(u.x), vec4(xs[k], xs[k + 1u], xs[k + 2u], xs[k + 3u])) +
+                    dot(wq8_unpack(u.y), vec4(xs[k + 4u], xs[k + 5u], xs[k + 6u], xs[k + 7u])));
+#else
+        const uint u = w[n * nsub + s];
+        const uint k = b * 32u + c * 4u;
+        acc += d * (dot(wq4_unpack_lo(u), vec4(xs[k], xs[k + 1u], xs[k + 2u], xs[k + 3u])) +
+                    dot(wq4_unpack_hi(u), vec4(xs[k + 16u], xs[k + 17u], xs[k + 18u], xs[k + 19u])));
+#endif
+    }
+    return acc;
+}
+#else
 float row_dot(uint n, uint lane, uint TPR) {
     const uint K = pc.K;
     float acc = 0.0;
@@ -100,6 +130,7 @@ float row_dot(uint n, uint lane, uint TPR) {
     }
     return acc;
 }
+#endif
 
 // Workgroup sum of v (partial[] is free again on return).
 float wg_sum(float v) {
@@ -241,6 +272,9 @@ void main() {
         for (uint k = tid; k < K; k += WG) { const float v = qkv[xrow + k]; xs[k] = v; ss += v * v; }
         const float rin = inversesqrt(wg_sum(ss) / float(K) + pc.in_eps); // wg_sum's barriers publish xs
         for (uint k = tid; k < K; k += WG) xs[k] = (xs[k] * rin) * nw[k];
+#if defined(WQUANT)
+        for (uint k = K + tid; k < min(WQ_KP(K), KMAX); k += WG) xs[k] = 0.0; // block padding
+#endif
         barrier();
         // TPR threads per head row (a power of two <= WG / hd): short per-thread load chains, since only
         // nh + 2 nkv workgroups run per token; their partial sums meet in `partial`

@@ -24,7 +24,7 @@ layout(local_size_x_id = 0) in;
 #define MM_IN_SWIGLU 4u
 
 #if defined(WQUANT)
-#define WVEC uvec4     // 16 bytes of quants: WQ_VQ weights (types.glsl)
+#define WVEC uvec4     // (unused: quantized rows are read as uint / uvec2)
 #elif defined(WTYPE_F16)
 #define VE 8u          // elements per 16-byte vector
 #define WVEC uvec4
@@ -42,6 +42,9 @@ layout(std430, binding = 0) readonly buffer XV4 { vec4 x4[]; }; // the same x as
 layout(std430, binding = 1) readonly buffer W { WSTORE w[]; } wp[WPARTS];
 // the same weight buffers viewed as 16-byte vectors (used when every row starts on a vector: K % VE == 0)
 layout(std430, binding = 1) readonly buffer WV { WVEC v[]; } wv[WPARTS];
+#if defined(WTYPE_Q8_0)
+layout(std430, binding = 1) readonly buffer WV2 { uvec2 v[]; } wv2[WPARTS]; // 8 int8 quants
+#endif
 layout(std430, binding = 2) buffer Y { float y[]; };
 layout(std430, binding = 3) readonly buffer NW { float nw[]; };
 layout(std430, binding = 3) readonly buffer NWV4 { vec4 nw4[]; };
@@ -78,31 +81,12 @@ vec4 in_vec4(uint xb, uint k, inout float ss) {
 }
 
 // dot of 8 (f16) / 4 (f32) weights with 8 / 4 inputs
-#if defined(WTYPE_Q8_0)
-// sum of the 16 int8 quants of u times xv (the block scale is applied by the caller)
-float qdot(uvec4 u, float xv[WQ_VQ]) {
-    return dot(wq8_unpack(u.x), vec4(xv[0], xv[1], xv[2], xv[3])) +
-           dot(wq8_unpack(u.y), vec4(xv[4], xv[5], xv[6], xv[7])) +
-           dot(wq8_unpack(u.z), vec4(xv[8], xv[9], xv[10], xv[11])) +
-           dot(wq8_unpack(u.w), vec4(xv[12], xv[13], xv[14], xv[15]));
-}
-#elif defined(WQUANT)
-// one Q4_0 block: byte j of u holds element j (low nibble) and j + 16 (high nibble)
-float qdot(uvec4 u, float xv[WQ_VQ]) {
-    float s = 0.0;
-    for (uint c = 0; c < 4u; ++c) {
-        const uint j = c * 4u;
-        s += dot(wq4_unpack_lo(u[c]), vec4(xv[j], xv[j + 1u], xv[j + 2u], xv[j + 3u])) +
-             dot(wq4_unpack_hi(u[c]), vec4(xv[j + 16u], xv[j + 17u], xv[j + 18u], xv[j + 19u]));
-    }
-    return s;
-}
-#elif defined(WTYPE_F16)
+#if defined(WTYPE_F16)
 float vdot(uvec4 u, float xv[VE]) {
     return dot(unpackHalf2x16(u.x), vec2(xv[0], xv[1])) + dot(unpackHalf2x16(u.y), vec2(xv[2], xv[3])) +
            dot(unpackHalf2x16(u.z), vec2(xv[4], xv[5])) + dot(unpackHalf2x16(u.w), vec2(xv[6], xv[7]));
 }
-#else
+#elif !defined(WQUANT)
 float vdot(vec4 u, float xv[VE]) { return dot(u, vec4(xv[0], xv[1], xv[2], xv[3])); }
 #endif
 
@@ -117,17 +101,18 @@ void main() {
     // Weight row r of this workgroup: its part (uniform index) and first element within the part.
     // Columns past N are clamped to N-1 (loads stay in bounds; their results are not written).
 #ifdef WQUANT
-    // quantized: eb[r] = first quant vector of the row, hb[r] = half index of its first block scale
+    // quantized: eb[r] = first 8-weight sub-vector of the row (4 per block: a uint of Q4_0, a uvec2 of
+    // Q8_0), hb[r] = half index of its first block scale
     uint part[NR], eb[NR], hb[NR];
     for (uint r = 0; r < NR; ++r) {
         const uint n = min(n0 + r, pc.N - 1u);
         part[r] = n / pc.rows_per_part;
         const uint rp = n - part[r] * pc.rows_per_part;
-        eb[r] = rp * WQ_ROWV(K);
+        eb[r] = rp * WQ_NB(K) * 4u;
         hb[r] = rp * WQ_NB(K);
     }
     const uint sbase = pc.rows_per_part * WQ_ROWU(K); // uint offset of the scales in every part
-    const uint nvec = WQ_ROWV(K);                    // quant vectors per (padded) row
+    const uint nsub = WQ_NB(K) * 4u;                 // 8-weight sub-vectors per (padded) row
 #else
     uint part[NR], eb[NR];
     for (uint r = 0; r < NR; ++r) {
@@ -150,28 +135,47 @@ void main() {
         }
 
 #ifdef WQUANT
-        // Q8_0 / Q4_0 rows are whole blocks (zero-padded to WQ_KP(K)), so they always start on a 16-byte
-        // vector: each thread reads one vector (WQ_VQ quants) of each of the NR rows plus its block scale,
-        // dequantizes in registers and dots with the inputs; inputs past K (the padding) are not read.
-        for (uint v = tid; v < nvec; v += WG) {
-            const uint k = v * WQ_VQ, b = k >> 5;
-            WVEC wr[NR];
+        // Q8_0 / Q4_0 rows are whole blocks (zero-padded to WQ_KP(K)). Each thread takes 8 weights of a
+        // block at a time, like the f16 path (a thread per whole block left most of a workgroup idle on
+        // 144-wide rows: 5 of 32 threads): Q4_0 uint c of block b holds elements 4c..4c+3 (low nibbles)
+        // and 16+4c..16+4c+3 (high); Q8_0 uints 2c, 2c+1 hold elements 8c..8c+7. Each 4-element group
+        // lies wholly below or past K when K % 4 == 0; inputs past K (the padding) are not read.
+        const bool xvec = K % 4u == 0u && pc.x_stride % 4u == 0u; // inputs as vec4 (uniform)
+        for (uint s = tid; s < nsub; s += WG) {
+            const uint b = s >> 2, c = s & 3u;
+#if defined(WTYPE_Q8_0)
+            const uint k0 = b * 32u + c * 8u, k1 = k0 + 4u;
+            uvec2 wr[NR];
+            for (uint r = 0; r < NR; ++r) wr[r] = wv2[part[r]].v[eb[r] + s];
+#else
+            const uint k0 = b * 32u + c * 4u, k1 = k0 + 16u;
+            uint wr[NR];
+            for (uint r = 0; r < NR; ++r) wr[r] = wp[part[r]].w[eb[r] + s];
+#endif
             float d[NR];
-            for (uint r = 0; r < NR; ++r) wr[r] = wv[part[r]].v[eb[r] + v];
             for (uint r = 0; r < NR; ++r) {
                 const uint h = hb[r] + b;
                 d[r] = unpackHalf2x16(wp[part[r]].w[sbase + (h >> 1)])[h & 1u];
             }
-            const bool full = k + WQ_VQ <= K;
             for (uint i = 0; i < MB; ++i) {
                 if (i >= mc) break;
-                float xv[WQ_VQ];
-                if (full) {
-                    for (uint j = 0; j < WQ_VQ; ++j) xv[j] = in_val(xb[i], k + j, ss[i]);
+                vec4 x0 = vec4(0.0), x1 = vec4(0.0);
+                if (xvec) {
+                    if (k0 < K) x0 = in_vec4(xb[i], k0, ss[i]);
+                    if (k1 < K) x1 = in_vec4(xb[i], k1, ss[i]);
                 } else {
-                    for (uint j = 0; j < WQ_VQ; ++j) xv[j] = k + j < K ? in_val(xb[i], k + j, ss[i]) : 0.0;
+                    for (uint j = 0; j < 4u; ++j) {
+                        if (k0 + j < K) x0[j] = in_val(xb[i], k0 + j, ss[i]);
+                        if (k1 + j < K) x1[j] = in_val(xb[i], k1 + j, ss[i]);
+                    }
                 }
-                for (uint r = 0; r < NR; ++r) acc[r][i] += d[r] * qdot(wr[r], xv);
+#if defined(WTYPE_Q8_0)
+                for (uint r = 0; r < NR; ++r)
+                    acc[r][i] += d[r] * (dot(wq8_unpack(wr[r].x), x0) + dot(wq8_unpack(wr[r].y), x1));
+#else
+                for (uint r = 0; r < NR; ++r)
+                    acc[r][i] += d[r] * (dot(wq4_unpack_lo(wr[r]), x0) + dot(wq4_unpack_hi(wr[r]), x1));
+#endif
             }
         }
 #else

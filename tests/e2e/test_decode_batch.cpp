@@ -89,8 +89,8 @@ TEST_F(DecodeBatch, V1PerRowFallbackEqualsSingleDecodes) {
     run_schedule("/v1-tiny-tied/f32", false);
     run_schedule("/v1-tiny-swa/bf16", false);
 }
-// Without the qkv_rope fusion (quantized weights take this path): the qkv matvec for all rows, then
-// rope batched or per row.
+// Without the qkv_rope fusion (--unfused qkv_rope, or qkv weights split in parts): the qkv matvec for
+// all rows, then rope batched or per row.
 TEST_F(DecodeBatch, V1UnfusedQkvEqualsSingleDecodes) {
     run_schedule("/v1-tiny-tied/f32", true, false);
     run_schedule("/v1-tiny-swa/bf16", false, false);

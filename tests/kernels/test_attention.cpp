@@ -9,6 +9,7 @@
 #include "model/kernels/attention.h"
 #include "model/kernels/basic.h"
 #include "tests/common/gpu_helpers.h"
+#include "tests/common/quant_helpers.h"
 #include "tests/ref/ref_ops.h"
 
 using namespace vkc;
@@ -164,6 +165,11 @@ void run_qkv(const QkvRopeKernel& k, WeightType type, const QkCase& c, int K, in
     std::vector<float> nw = random_vec(K, seed + 11, 0.5f, 1.5f);
     std::vector<float> w = random_vec(size_t(N) * K, seed + 12, -0.3f, 0.3f);
     if (type == WeightType::f16) w = Buffers::round_f16(w);
+    Quantized q;
+    if (weight_type_quantized(type)) {
+        q = quantize(type, w, N, K);
+        w = q.deq; // the reference multiplies the values the GPU dequantizes
+    }
     std::vector<float> qkv(size_t(c.T) * N);
     for (int t = 0; t < c.T; ++t) {
         double ss = 0;
@@ -176,7 +182,7 @@ void run_qkv(const QkvRopeKernel& k, WeightType type, const QkCase& c, int K, in
         }
     }
     QkIo io(c, seed);
-    WeightTensor wt = io.b.weight(w, N, K, type);
+    WeightTensor wt = weight_type_quantized(type) ? quant_weight(io.b, type, q, N, K) : io.b.weight(w, N, K, type);
     ASSERT_TRUE(k.supports(wt));
     const bool norm = c.flags & QKR_NORM;
     BufferRef xb = io.b.from(x), nwb = io.b.from(nw);
@@ -224,12 +230,13 @@ TEST_F(QkNormRope, LongPositionsAndCacheCapacity) {
     run_qk(k, {32, 4, 2, 5, 9, QKR_NORM | QKR_ROPE, -5}, 403); // nothing fits: only q is written
 }
 
-// The decode fusion of the qkv projection: odd K (element path), K a multiple of the 16-byte vector,
-// padded x rows, hd 32 .. 256, batches of tokens, positions past the capacity, every flag set.
+// The decode fusion of the qkv projection, every weight type: odd K (element path; quantized: a last
+// block mostly padding), K a multiple of the 16-byte vector, padded x rows, hd 32 .. 256, batches of
+// tokens, positions past the capacity, every flag set.
 TEST_F(QkNormRope, FusedQkvProjection) {
-    for (WeightType type : {WeightType::f32, WeightType::f16}) {
+    uint32_t seed = 500;
+    for (WeightType type : {WeightType::f32, WeightType::f16, WeightType::q8_0, WeightType::q4_0}) {
         QkvRopeKernel k(env(), type);
-        uint32_t seed = type == WeightType::f32 ? 500 : 600;
         run_qkv(k, type, {32, 4, 2, 1, 9}, 37, 37, seed++);
         run_qkv(k, type, {128, 16, 8, 1, 31}, 144, 148, seed++);
         run_qkv(k, type, {64, 6, 2, 3, 300}, 64, 64, seed++);
@@ -243,7 +250,10 @@ TEST_F(QkNormRope, FusedQkvProjection) {
 TEST_F(QkNormRope, FusedQkvRejectsWhatItCannotFuse) {
     Buffers b;
     QkvRopeKernel q8(env(), WeightType::q8_0);
-    EXPECT_FALSE(q8.supports(b.weight(random_vec(64 * 32, 1), 64, 32, WeightType::q8_0)));
+    const Quantized q = quantize(WeightType::q8_0, random_vec(64 * 32, 1), 64, 32);
+    EXPECT_TRUE(q8.supports(quant_weight(b, WeightType::q8_0, q, 64, 32)));
+    EXPECT_FALSE(q8.supports(quant_weight(b, WeightType::q8_0, q, 64, 32, 32)));  // 2 parts
+    EXPECT_FALSE(q8.supports(quant_weight(b, WeightType::q8_0, q, 64, 32, 100))); // scales after row 100, not 64
     QkvRopeKernel k(env(), WeightType::f32);
     EXPECT_FALSE(k.supports(b.weight(random_vec(64 * 32, 1), 64, 32, WeightType::f16)));          // other type
     EXPECT_FALSE(k.supports(b.weight(random_vec(64 * 1025, 1), 64, 1025, WeightType::f32)));      // K > 1024

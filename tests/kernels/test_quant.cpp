@@ -11,6 +11,7 @@
 #include "model/kernels/matmul.h"
 #include "model/quant.h"
 #include "tests/common/gpu_helpers.h"
+#include "tests/common/quant_helpers.h"
 #include "tests/ref/ref_ops.h"
 
 using namespace vkc;
@@ -19,40 +20,6 @@ using namespace vkc::test;
 namespace {
 
 const WeightType kQuant[] = {WeightType::q8_0, WeightType::q4_0};
-
-// File-format blocks of rows x K values and the values they dequantize to.
-struct Quantized {
-    std::vector<uint8_t> blocks;
-    std::vector<float> deq;
-};
-Quantized quantize(WeightType t, const std::vector<float>& w, int64_t rows, int64_t K) {
-    Quantized q;
-    const int64_t rb = quant_padded_cols(K) / kQuantBlock * (int64_t)quant_block_bytes(t);
-    q.blocks.resize(rows * rb);
-    q.deq.resize(rows * K);
-    for (int64_t r = 0; r < rows; ++r) {
-        quantize_row(t, w.data() + r * K, K, q.blocks.data() + r * rb);
-        dequantize_row(t, q.blocks.data() + r * rb, K, q.deq.data() + r * K);
-    }
-    return q;
-}
-
-// Quantized WeightTensor in the GPU layout, split into parts of rpp rows (0: one part).
-WeightTensor quant_weight(Buffers& b, WeightType t, const Quantized& q, int64_t rows, int64_t K, int64_t rpp = 0) {
-    WeightTensor w;
-    w.type = t;
-    w.rows = rows;
-    w.cols = K;
-    w.rows_per_part = rpp > 0 ? rpp : rows;
-    const int64_t rb = quant_padded_cols(K) / kQuantBlock * (int64_t)quant_block_bytes(t);
-    for (int64_t r0 = 0; r0 < rows; r0 += w.rows_per_part) {
-        const int64_t n = std::min(w.rows_per_part, rows - r0);
-        std::vector<uint8_t> part(quant_part_bytes(t, w.rows_per_part, n, K), 0xAB); // junk in the hole
-        quant_to_gpu(t, q.blocks.data() + r0 * rb, n, K, part.data(), w.rows_per_part, 0);
-        w.parts.push_back(b.from(part));
-    }
-    return w;
-}
 
 // ---- CPU ----------------------------------------------------------------------------------------
 
@@ -207,11 +174,11 @@ TEST_F(QuantKernels, Matmul) {
     }
 }
 
-// The matvec's 16-byte vector path (shaders/matmul/matvec.comp: one uvec4 of quants per thread and row, half
-// a Q8_0 block or a whole Q4_0 block): every M from 1 to 8 (one and two passes of MB = 4 rows), K a multiple
-// of 32 or not (last vector partly padding, or wholly padding for Q8_0 when K % 32 <= 16), K large enough
-// that threads take several vectors (Q8_0: Kp > 2048, Q4_0: Kp > 4096), N not a multiple of NR = 4, every
-// flag, weights in up to 4 parts (rows_per_part not a multiple of NR, so workgroups straddle parts).
+// The matvec's quantized path (shaders/matmul/matvec.comp: 8 quants of a block per thread and row step, a
+// Q4_0 uint or a Q8_0 uvec2, inputs as vec4 when K % 4 == 0): every M from 1 to 8 (one and two passes of
+// MB = 4 rows), K a multiple of 32, of 4 or neither (last block partly padding, or a 4-group wholly past K),
+// K large enough that threads take several steps (Kp > 1024 at 128 threads), N not a multiple of NR = 4,
+// every flag, weights in up to 4 parts (rows_per_part not a multiple of NR, so workgroups straddle parts).
 TEST_F(QuantKernels, MatvecVectorPath) {
     const uint32_t flag_sets[] = {0,
                                   MM_ACCUMULATE,
