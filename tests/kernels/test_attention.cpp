@@ -358,6 +358,22 @@ TEST_F(Attention, LongContextDecode) {
     run_attn(k, {17, 3, 3, 1, 2000, 6, 16}, 721); // most splits empty: the window holds 6 keys
 }
 
+// One query token (decode): key counts around the 64-key block (pos0 + 1 keys), group sizes 1 to 16
+// (16 query rows fill two tiles of 8), odd head dims, windows, one split and several (some empty).
+TEST_F(Attention, DecodeTokenShapes) {
+    AttentionKernel k(env());
+    const int hds[] = {17, 32, 100, 128};
+    const int hk[][2] = {{3, 3}, {6, 2}, {8, 1}, {16, 2}, {16, 1}};
+    const int pos0s[] = {0, 62, 63, 64, 129};
+    const int windows[] = {0, 5, 64};
+    const uint32_t splits[] = {1, 2, 5};
+    int i = 0;
+    for (int hd : hds)
+        for (auto& g : hk)
+            for (int rep = 0; rep < 2; ++rep, ++i)
+                run_attn(k, {hd, g[0], g[1], 1, pos0s[i % 5], windows[i % 3], splits[(i / 3) % 3]}, 1000 + i);
+}
+
 TEST_F(Attention, SplitKForBatches) {
     AttentionKernel k(env());
     run_attn(k, {48, 6, 2, 5, 300, 0, 4}, 800);
