@@ -148,6 +148,24 @@ std::vector<std::pair<std::string, double>> Sequence::profile_decode(int32_t id)
     return ts.read(rec.labels(), rec.stamps());
 }
 
+std::vector<std::pair<std::string, double>> Sequence::profile_prefill(const int32_t* ids, int n) {
+    if (n <= 0 || n > model_.max_batch())
+        fail(Status::invalid_argument, "profile_prefill: " + std::to_string(n) + " tokens (1 .. max_batch " +
+                                           std::to_string(model_.max_batch()) + ")");
+    check_ids(ids, n);
+    std::lock_guard<std::mutex> lock(model_.submit_mutex());
+    TimestampQueries ts(model_.context(), 4096);
+    CommandBuffer cb(model_.context());
+    std::memcpy(tokens_.mapped, ids, size_t(n) * 4);
+    Recorder rec(cb.begin(true), &ts);
+    record_pos(rec);
+    record_step(rec, (uint32_t)n, 0, Logits::last);
+    cb.end();
+    submit(cb);
+    pos_ += n;
+    return ts.read(rec.labels(), rec.stamps());
+}
+
 void Sequence::record_step(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode) {
     record_forward(rec, n, tok_offset, mode);
     // GPU top-K of the last row's logits (row 0 of logits_), so the host may read kGpuTopK candidates.

@@ -147,6 +147,8 @@ public:
     uint32_t greedy_dispatches() const { return greedy_dispatches_; } // of the last recorded chain
     // One decode step recorded with a GPU timestamp after every dispatch: (kernel label, ns) each.
     std::vector<std::pair<std::string, double>> profile_decode(int32_t id);
+    // One prefill submission of n <= max_batch() tokens, timed the same way (pos advances by n).
+    std::vector<std::pair<std::string, double>> profile_prefill(const int32_t* ids, int n);
     void reset(); // back to position 0 (state is overwritten as positions are refilled)
     // Keeps the first n tokens (0 <= n <= pos): like reset(), the state is position-indexed and
     // overwritten as positions are refilled (v2 chunk summaries are rewritten when a chunk closes again).

@@ -75,7 +75,8 @@ void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& 
     } else {
         if (ceil_div(p.M, kTile) > kMaxGroups || ceil_div(p.N, kTile) > kMaxGroups)
             fail(Status::unsupported, "matmul: too many tiles for one dispatch");
-        dispatch_push(rec, *tiled_, set, p, ceil_div(p.N, kTile), ceil_div(p.M, kTile), 1, "matmul");
+        const std::string label = "matmul " + std::to_string(p.N) + "x" + std::to_string(p.K); // per shape
+        dispatch_push(rec, *tiled_, set, p, ceil_div(p.N, kTile), ceil_div(p.M, kTile), 1, label.c_str());
     }
 }
 

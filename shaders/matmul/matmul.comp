@@ -9,7 +9,7 @@
 // in(m, k) by flags: x[m][k] | RMSNorm(x[m]) [k] * norm_w[k] | silu(x[m][k]) * x[m][K + k]. For RMSNorm
 // the tile holds x * norm_w while each thread accumulates sum x^2 of the rows it loads; the per-row scale
 // 1/sqrt(mean + eps) is applied to the finished dot products (it factors out of the sum over k).
-// Quantized weights (Q8_0 / Q4_0) are dequantized element by element in the W-tile load (WLOAD_RC).
+// Quantized weights (Q8_0 / Q4_0) are dequantized in the W-tile load, a uint of 4 quants per thread.
 // Bindings and push constants are identical to matvec.comp; mirrored by vkc::MatmulPush.
 #include "common/types.glsl"
 
@@ -43,6 +43,7 @@ shared vec4 Bs[BK][BN / 4 + 1]; // Bs[k][n / 4][n % 4] = W[n0 + n][k0 + k]
 
 // W[n][k] where the tile straddles two parts (rows_per_part not a multiple of 64): the part index is not
 // uniform, so select the binding with constant indices (valid without non-uniform descriptor indexing).
+#ifndef WQUANT
 float wget(uint n, uint k) {
     const uint p = n / pc.rows_per_part, K = pc.K, rpp = pc.rows_per_part;
     const uint r = n - p * rpp; // row within the part
@@ -53,11 +54,28 @@ float wget(uint n, uint k) {
     default: return WLOAD_RC(wp[3].w, r, k, K, rpp);
     }
 }
+#endif
 
 // Global values of one K slice held in registers: loaded for slice s + 1 while slice s is computed.
 // Indices are clamped so every load is in bounds and issued unconditionally; out-of-range values are
 // zeroed when stored to shared memory.
 float rx[4], ru[4], rw[4], rn;
+#ifdef WQUANT
+// Quantized W tile: thread (tile row tid / 4, c = tid % 4) loads one uint of quants = 4 weights of the
+// 16-wide slice (a slice is half a 32-weight block: Q4_0 uint c holds k = 4c..4c+3 in its low nibbles
+// for the first half, high for the second; Q8_0 uint 4 half + c holds 4 int8) and the block's scale:
+// 2 loads per thread and slice, not 2 per weight (WLOAD_RC).
+uint rq;
+float rd;
+uint wword(uint part, uint i) { // word i of part `part` (non-uniform part: constant binding indices)
+    switch (part) {
+    case 0: return wp[0].w[i];
+    case 1: return wp[1].w[i];
+    case 2: return wp[2].w[i];
+    default: return wp[3].w[i];
+    }
+}
+#endif
 
 void load_slice(uint k0, uint tx, uint ty, uint m0, uint n0, uint p0, bool one_part) {
     const uint K = pc.K, kc = min(k0 + tx, K - 1u);
@@ -68,6 +86,25 @@ void load_slice(uint k0, uint tx, uint ty, uint m0, uint n0, uint p0, bool one_p
         if (swiglu) ru[i] = x[xb + K + kc];
     }
     if (rms) rn = nw[kc];
+#ifdef WQUANT
+    {
+        const uint tid = gl_LocalInvocationID.x, rpp = pc.rows_per_part;
+        const uint n = min(n0 + (tid >> 2), pc.N - 1u), part = one_part ? p0 : n / rpp, r = n - part * rpp;
+        const uint b = k0 >> 5, hb = (k0 >> 4) & 1u, h = r * WQ_NB(K) + b;
+#if defined(WTYPE_Q8_0)
+        const uint qi = r * WQ_ROWU(K) + b * 8u + hb * 4u + (tid & 3u);
+#else
+        const uint qi = r * WQ_ROWU(K) + b * 4u + (tid & 3u);
+#endif
+        if (one_part) {
+            rq = wp[p0].w[qi];
+            rd = unpackHalf2x16(wp[p0].w[rpp * WQ_ROWU(K) + (h >> 1)])[h & 1u];
+        } else {
+            rq = wword(part, qi);
+            rd = unpackHalf2x16(wword(part, rpp * WQ_ROWU(K) + (h >> 1)))[h & 1u];
+        }
+    }
+#else
     if (one_part) {
         for (uint i = 0; i < 4u; ++i) {
             const uint n = min(n0 + ty + 16u * i, pc.N - 1u);
@@ -76,6 +113,7 @@ void load_slice(uint k0, uint tx, uint ty, uint m0, uint n0, uint p0, bool one_p
     } else {
         for (uint i = 0; i < 4u; ++i) rw[i] = wget(min(n0 + ty + 16u * i, pc.N - 1u), kc);
     }
+#endif
 }
 
 void main() {
@@ -103,8 +141,22 @@ void main() {
             if (rms) { ss[i] += in_m ? a * a : 0.0; a *= rn; }
             else if (swiglu) a = silu(a) * ru[i];
             As[tx][l / 4u][l % 4u] = in_m ? a : 0.0;
+#ifndef WQUANT
             Bs[tx][l / 4u][l % 4u] = (kin && n0 + l < N) ? rw[i] : 0.0;
+#endif
         }
+#ifdef WQUANT
+        {
+            const uint l = tid >> 2, c = tid & 3u;
+#if defined(WTYPE_Q8_0)
+            const vec4 qv = wq8_unpack(rq);
+#else
+            const vec4 qv = ((k0 >> 4) & 1u) == 0u ? wq4_unpack_lo(rq) : wq4_unpack_hi(rq);
+#endif
+            for (uint j = 0; j < 4u; ++j)
+                Bs[4u * c + j][l / 4u][l % 4u] = (k0 + 4u * c + j < K && n0 + l < N) ? rd * qv[j] : 0.0;
+        }
+#endif
         barrier();
         if (k0 + BK < K) load_slice(k0 + BK, tx, ty, m0, n0, p0, one_part); // in flight during the FMAs
         for (uint kk = 0; kk < BK; ++kk) {

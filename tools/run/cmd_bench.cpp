@@ -1,5 +1,5 @@
 // vkconvgpt-run bench --model DIR [--startup] [-p 512] [-n 128] [-r 5] [--weights f32|f16|q8_0|q4_0] [-o md|json]
-//                     [--positions 256,1024,...] [--unfused qkv_rope]
+//                     [--positions 256,1024,...] [--unfused qkv_rope] [--profile] [--profile-prefill N]
 // pp: prompt processing (one batched prefill of p tokens); tg: token generation (n decode steps after a
 // 32-token prompt). --positions: decode time per token after filling the context to each position.
 #include <chrono>
@@ -42,6 +42,22 @@ std::vector<int32_t> synthetic_ids(int n, int vocab, int salt) {
     return ids;
 }
 
+// Per-kernel table of a timestamped submission: calls and GPU time per label.
+void print_profile(const std::string& title, const std::vector<std::pair<std::string, double>>& prof) {
+    std::map<std::string, std::pair<double, int>> by_kernel;
+    double total = 0;
+    for (auto& [label, ns] : prof) {
+        by_kernel[label].first += ns;
+        by_kernel[label].second += 1;
+        total += ns;
+    }
+    std::printf("%s: %zu dispatches, %.1f us GPU time\n", title.c_str(), prof.size(), total / 1000.0);
+    std::printf("| kernel | calls | us | share |\n| --- | ---: | ---: | ---: |\n");
+    for (auto& [label, v] : by_kernel)
+        std::printf("| %s | %d | %.1f | %.1f%% |\n", label.c_str(), v.second, v.first / 1000.0, 100.0 * v.first / total);
+    std::printf("\n");
+}
+
 } // namespace
 
 Runner add_bench(CLI::App& app) {
@@ -49,6 +65,7 @@ Runner add_bench(CLI::App& app) {
         std::string model, precision = "f16", output = "md", positions;
         std::vector<std::string> unfused;
         bool profile = false;
+        int profile_prefill = 0;
         int p = 512, n = 128, r = 5, device = -1, max_batch = 512, prompt = 32, batch = 1, chain = 0;
     };
     auto o = std::make_shared<Opts>();
@@ -62,6 +79,8 @@ Runner add_bench(CLI::App& app) {
     sub->add_option("--positions", o->positions, "comma-separated context positions for decode-cost-vs-position");
     sub->add_option("--device", o->device, "Vulkan device index");
     sub->add_flag("--profile", o->profile, "per-kernel GPU time of one decode step (timestamps)");
+    sub->add_option("--profile-prefill", o->profile_prefill,
+                    "per-kernel GPU time of one prefill submission of N tokens (N <= --max-batch)");
     sub->add_option("--max-batch", o->max_batch, "tokens per prefill chunk");
     sub->add_option("--batch", o->batch, "tg and --profile: decode B sequences per step (Model::decode_batch); "
                                          "tg reports their aggregate tokens/s")
@@ -105,11 +124,15 @@ Runner add_bench(CLI::App& app) {
                             {"driver", c.driver_info()}, {"test", test}, {"tokens_per_s", s.mean},
                             {"stddev", s.sd}, {"reps", tps.size()}, {"dispatches_per_step", dispatches}});
         };
-        const int ctx = std::max({o->p, o->prompt + o->n, 64, 2 * (o->chain + 1)}) + 1; // chains: 2 slots per step
+        const int ctx = std::max({o->p, o->prompt + o->n, 64, 2 * (o->chain + 1), o->profile_prefill}) + 1; // chains: 2 slots per step
         if (o->p > 0) {
             auto seq = model->new_sequence(ctx);
             auto ids = synthetic_ids(o->p, V, 1);
-            seq->prefill(ids.data(), o->p, Logits::last, logits.data()); // warm-up
+            // warm-up for at least 0.25 s: one prefill left the H100's clocks ramping (first reps up to 3x slower)
+            for (auto t0 = clock_type::now(); seconds_since(t0) < 0.25;) {
+                seq->reset();
+                seq->prefill(ids.data(), o->p, Logits::last, logits.data());
+            }
             std::vector<double> tps;
             for (int r = 0; r < o->r; ++r) {
                 seq->reset();
@@ -206,20 +229,20 @@ Runner add_bench(CLI::App& app) {
             std::vector<int32_t> ones(B, 1);
             model->profile_decode_batch(sp.data(), ones.data(), B); // warm-up
             auto prof = model->profile_decode_batch(sp.data(), ones.data(), B);
-            std::map<std::string, std::pair<double, int>> by_kernel;
-            double total = 0;
-            for (auto& [label, ns] : prof) {
-                by_kernel[label].first += ns;
-                by_kernel[label].second += 1;
-                total += ns;
-            }
-            std::printf("decode step of %d sequence(s) at position %d: %zu dispatches, %.1f us GPU time\n", B,
-                        o->prompt, prof.size(), total / 1000.0);
-            std::printf("| kernel | calls | us | share |\n| --- | ---: | ---: | ---: |\n");
-            for (auto& [label, v] : by_kernel)
-                std::printf("| %s | %d | %.1f | %.1f%% |\n", label.c_str(), v.second, v.first / 1000.0,
-                            100.0 * v.first / total);
-            std::printf("\n");
+            char title[128];
+            std::snprintf(title, sizeof title, "decode step of %d sequence(s) at position %d", B, o->prompt);
+            print_profile(title, prof);
+        }
+        if (o->profile_prefill > 0) {
+            if (o->profile_prefill > o->max_batch)
+                fail(Status::invalid_argument, "--profile-prefill " + std::to_string(o->profile_prefill) +
+                                                   " exceeds --max-batch " + std::to_string(o->max_batch));
+            auto seq = model->new_sequence(ctx);
+            auto ids = synthetic_ids(o->profile_prefill, V, 7);
+            seq->profile_prefill(ids.data(), o->profile_prefill); // warm-up
+            seq->reset();
+            auto prof = seq->profile_prefill(ids.data(), o->profile_prefill);
+            print_profile("prefill of " + std::to_string(o->profile_prefill) + " tokens", prof);
         }
         if (o->output == "json") {
             std::printf("%s\n", nlohmann::json{{"load_s", load_s}, {"rows", rows}}.dump(2).c_str());
