@@ -126,6 +126,14 @@ TEST(Cli, BenchReportsSingleAndBatchedDecode) {
     ASSERT_EQ(prof.code, 0) << prof.out;
     EXPECT_NE(prof.out.find("decode step of 2 sequence(s)"), std::string::npos) << prof.out;
     EXPECT_NE(prof.out.find("| attention_split |"), std::string::npos) << prof.out;
+    // --profile-prefill: one prefill submission per kernel; more tokens than a chunk is an error
+    Result pre = run("bench --model " + m + " -p 0 -n 0 --profile-prefill 9");
+    ASSERT_EQ(pre.code, 0) << pre.out;
+    EXPECT_NE(pre.out.find("prefill of 9 tokens:"), std::string::npos) << pre.out;
+    EXPECT_NE(pre.out.find("| attention |"), std::string::npos) << pre.out; // 9 query rows: the tiled kernel
+    Result pre_bad = run("bench --model " + m + " -p 0 -n 0 --max-batch 8 --profile-prefill 9");
+    EXPECT_NE(pre_bad.code, 0);
+    EXPECT_NE(pre_bad.out.find("--max-batch"), std::string::npos) << pre_bad.out;
     Result bad = run("bench --model " + m + " -p 0 -n 2 --batch 0");
     EXPECT_NE(bad.code, 0);
     EXPECT_NE(bad.out.find("--batch"), std::string::npos) << bad.out;
