@@ -156,6 +156,7 @@ void layout_test(WeightType type, MatvecWidth width = MatvecWidth::by_k) {
     check_case(kern, Case{17, 1000, 7, MM_ACCUMULATE, 0, 0, 0, 0, 4}, seed++); // 4 parts of 250
     check_case(kern, Case{70, 1000, 33, 0, 0, 0, 0, 0, 4, 333}, seed++);       // 333 x 3 + 1
     check_case(kern, Case{65, 300, 129, MM_IN_RMSNORM, 0, 0, 0, 0, 3, 128}, seed++); // tiles within one part
+    check_case(kern, Case{65, 300, 132, MM_ACCUMULATE, 0, 0, 0, 0, 3, 128}, seed++); // same, vector W loads
     check_case(kern, Case{1, 7, 300, MM_IN_RMSNORM, 0, 0, 0, 0, 3}, seed++);   // 3 rows per part
     // >= 4096 matvec workgroups (a vocabulary-sized head): the x passes run inside each workgroup
     check_case(kern, Case{7, 16400, 33, MM_IN_RMSNORM}, seed++, {MatmulPath::matvec});
