@@ -481,7 +481,7 @@ void V1Sequence::record_forward(Recorder& rec, uint32_t n, uint32_t tok_offset, 
         const LayerSets& ls = layers_[i];
         QkNormRopePush rp{n, (uint32_t)C.n_heads, (uint32_t)C.n_kv_heads, (uint32_t)C.head_dim, C.rms_norm_eps,
                           C.rope_theta, QKR_NORM | QKR_ROPE, (uint32_t)ctx_len_};
-        if (m_.fuse_qkv && n <= MatmulKernel::kMatvecMaxM) { // decode: one dispatch
+        if (m_.fuse_qkv && n <= m_.mm->matvec_max_m()) { // decode: one dispatch
             m_.qkvr->record(rec, ls.qkv_rope, rp, td, td, kNormEps);
         } else {
             mm(ls.qkv, lw.qkv, n, td, qkv_w, 0, MM_IN_RMSNORM);

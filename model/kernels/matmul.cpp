@@ -27,7 +27,8 @@ PipelineDesc matmul_desc(const char* base, WeightType t, std::vector<uint32_t> s
 MatmulKernel::MatmulKernel(KernelEnv& env, WeightType type, MatvecWidth width)
     : type_(type),
       smallest_(width == MatvecWidth::smallest ||
-                (width == MatvecWidth::automatic && env.ctx.properties().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)) {
+                (width == MatvecWidth::automatic && env.ctx.properties().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)),
+      matvec_max_m_(env.ctx.properties().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? kMatvecMaxMCpu : kMatvecMaxM) {
     for (int i = 0; i < 3; ++i)
         for (int r = 0; r < 2; ++r)
             matvec_[i][r] = std::make_unique<Pipeline>(
@@ -57,7 +58,7 @@ void MatmulKernel::record(Recorder& rec, const BoundSet& set, const MatmulPush& 
         fail(Status::internal, "matmul: invalid push (K, rows_per_part or strides)");
     if ((p.N - 1) / p.rows_per_part >= (uint32_t)kWeightParts)
         fail(Status::internal, "matmul: N / rows_per_part needs more than WPARTS parts");
-    if (path == MatmulPath::automatic) path = p.M <= kMatvecMaxM ? MatmulPath::matvec : MatmulPath::tiled;
+    if (path == MatmulPath::automatic) path = p.M <= matvec_max_m_ ? MatmulPath::matvec : MatmulPath::tiled;
     if (path == MatmulPath::matvec) {
         const int nr = ceil_div(p.N, kMatvecRows[0]) < kMatvecFewGroups ? 1 : 0;
         const uint32_t groups = ceil_div(p.N, kMatvecRows[nr]);

@@ -35,9 +35,12 @@ enum class MatvecWidth { automatic, by_k, smallest };
 
 class MatmulKernel {
 public:
-    // automatic path: matvec for M <= this, tiled above (H100: matvec re-reads the weights per 4 rows but
-    // still wins up to M = 8..32 depending on the shape; 8 is safe everywhere measured)
+    // automatic path: matvec for M <= matvec_max_m(), tiled above. GPUs: kMatvecMaxM (H100: matvec
+    // re-reads the weights per 4 rows but still wins up to M = 8..32 depending on the shape; 8 is safe
+    // everywhere measured). CPU devices: kMatvecMaxMCpu, one pass of 4 rows (lavapipe, v1-164m prefill of
+    // 8 tokens: 4.7 s with matvecs, 2.8 s tiled; at 2 and 4 tokens matvec and tiled were even or matvec ahead).
     static constexpr uint32_t kMatvecMaxM = 8;
+    static constexpr uint32_t kMatvecMaxMCpu = 4;
 
     MatmulKernel(KernelEnv& env, WeightType type, MatvecWidth width = MatvecWidth::automatic);
     // x [.., x_stride] (float), w [N, K], y [.., y_stride] (float), norm_w [K] (float; pass x again, or an
@@ -53,10 +56,12 @@ public:
     static MatmulPush push_for(uint32_t M, const WeightTensor& w, uint32_t flags, float eps, uint32_t x_stride,
                                uint32_t y_stride, uint32_t x_row0 = 0);
     WeightType type() const { return type_; }
+    uint32_t matvec_max_m() const { return matvec_max_m_; }
 
 private:
     WeightType type_;
     bool smallest_ = false; // MatvecWidth resolved
+    uint32_t matvec_max_m_ = kMatvecMaxM;
     // matvec_[i][r]: workgroups of 32 << i threads and 4 (r = 0) or 1 (r = 1) weight rows. Threads
     // stride over K one 16-byte weight vector at a time, so a short K (v1's 144-wide projections: 18 f16
     // vectors) leaves most of 128 threads idle and pays their reduction: record() takes the smallest

@@ -170,11 +170,13 @@ TEST_F(Matmul, SmallestMatvecWorkgroups) {
     layout_test(WeightType::f32, MatvecWidth::smallest);
 }
 
-// The automatic path (matvec up to kMatvecMaxM rows, tiled above) gives the same results.
+// The automatic path (matvec up to matvec_max_m() rows, tiled above) gives the same results.
 TEST_F(Matmul, AutomaticPath) {
     MatmulKernel kern(env(), WeightType::f32);
-    check_case(kern, Case{MatmulKernel::kMatvecMaxM, 129, 33, MM_ACCUMULATE}, 1200, {MatmulPath::automatic});
-    check_case(kern, Case{MatmulKernel::kMatvecMaxM + 1, 129, 33, MM_IN_RMSNORM}, 1201, {MatmulPath::automatic});
+    const bool cpu = ctx().properties().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    EXPECT_EQ(kern.matvec_max_m(), cpu ? MatmulKernel::kMatvecMaxMCpu : MatmulKernel::kMatvecMaxM);
+    check_case(kern, Case{kern.matvec_max_m(), 129, 33, MM_ACCUMULATE}, 1200, {MatmulPath::automatic});
+    check_case(kern, Case{kern.matvec_max_m() + 1, 129, 33, MM_IN_RMSNORM}, 1201, {MatmulPath::automatic});
 }
 
 // Bad pushes are rejected on the host instead of reading out of bounds on the GPU.
