@@ -167,17 +167,17 @@ V1Model::V1Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr
     } else {
         L.matrix(&w.lm_head, {"lm_head.weight"}, C.td, wt);
     }
-    L.upload(opts.progress);
-
-    // Pipelines, created at load (cached on disk).
+    // Pipelines, created at load (cached on disk): the driver compiles them on the pipeline builder's
+    // threads while the weights upload.
     embed = std::make_unique<EmbedConvKernel>(*env_, wt);
     mm = std::make_unique<MatmulKernel>(*env_, wt);
     rope = std::make_unique<QkNormRopeKernel>(*env_);
     qkvr = std::make_unique<QkvRopeKernel>(*env_, wt);
+    attn = std::make_unique<AttentionKernel>(*env_);
+    L.upload(opts.progress);
     fuse_qkv = opts.fuse_qkv_rope && std::all_of(w.layers.begin(), w.layers.end(),
                                                  [&](const V1LayerWeights& l) { return qkvr->supports(l.qkv); });
-    attn = std::make_unique<AttentionKernel>(*env_);
-    save_pipeline_cache();
+    finish_pipelines();
 
     // Activation arena.
     const int B = opts.max_batch;

@@ -90,8 +90,7 @@ V2Model::V2Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr
     }
     L.vector(&w.norm, "model.norm.weight");
     if (!C.tie_word_embeddings) L.matrix(&w.lm_head, {"lm_head.weight"}, d, wt);
-    L.upload(opts.progress);
-
+    // Pipelines (compiled on the pipeline builder's threads while the weights upload).
     embed = std::make_unique<EmbedGatherKernel>(*env_, wt);
     mm = std::make_unique<MatmulKernel>(*env_, wt);
     store = std::make_unique<MixerStoreKernel>(*env_);
@@ -100,7 +99,8 @@ V2Model::V2Model(const std::string& dir, const ModelConfig& cfg, std::unique_ptr
     summarize = std::make_unique<MemSummarizeKernel>(*env_);
     mem_select = std::make_unique<MemSelectKernel>(*env_);
     mem_attn = std::make_unique<MemAttentionKernel>(*env_);
-    save_pipeline_cache();
+    L.upload(opts.progress);
+    finish_pipelines();
 
     const int64_t B = opts.max_batch;
     int sx = acts_->reserve(B * d * 4), su = acts_->reserve(B * 3 * d * 4), smix = acts_->reserve(B * d * 4),

@@ -28,6 +28,8 @@ Model::Model(std::unique_ptr<Context> ctx, ModelConfig cfg, const ModelOptions& 
     : ctx_(std::move(ctx)), config_(std::move(cfg)), opts_(opts) {
     std::string path = opts.pipeline_cache_path == "default" ? PipelineCache::default_path() : opts.pipeline_cache_path;
     cache_ = std::make_unique<PipelineCache>(*ctx_, path);
+    builder_ = std::make_unique<PipelineBuilder>();
+    cache_->set_builder(builder_.get());
     env_ = std::make_unique<KernelEnv>(KernelEnv{*ctx_, *cache_});
     weights_ = std::make_unique<Arena>(*ctx_, MemoryKind::device, "weights");
     acts_ = std::make_unique<Arena>(*ctx_, MemoryKind::device, "activations");
@@ -39,7 +41,10 @@ Model::~Model() {
     if (ctx_) vkDeviceWaitIdle(ctx_->device());
 }
 
-void Model::save_pipeline_cache() {
+void Model::finish_pipelines() {
+    cache_->set_builder(nullptr); // kernels made later create their pipelines in place
+    std::unique_ptr<PipelineBuilder> b = std::move(builder_);
+    if (b) b->wait();
     try {
         cache_->save();
     } catch (const Error&) {

@@ -89,11 +89,14 @@ public:
 
 protected:
     Model(std::unique_ptr<Context> ctx, ModelConfig cfg, const ModelOptions& opts);
-    void save_pipeline_cache();
+    // Called once every load-time kernel exists: waits for their pipelines (compiled on builder_'s
+    // threads since the constructor; a failed creation fails the load) and saves the pipeline cache.
+    void finish_pipelines();
     std::unique_ptr<Context> ctx_;
     ModelConfig config_;
     ModelOptions opts_;
     std::unique_ptr<PipelineCache> cache_;
+    std::unique_ptr<PipelineBuilder> builder_; // attached to cache_ until finish_pipelines()
     std::unique_ptr<KernelEnv> env_;
     std::unique_ptr<Arena> weights_;
     std::unique_ptr<Arena> acts_;

@@ -167,18 +167,88 @@ Pipeline::Pipeline(Context& ctx, PipelineCache& cache, const PipelineDesc& desc)
             ci.stage.pNext = &rs;
         }
         ci.layout = layout_;
-        const auto t0 = std::chrono::steady_clock::now();
-        VkResult r = vkCreateComputePipelines(dev, cache.handle(), 1, &ci, nullptr, &pipeline_);
-        ctx.note_pipeline_created((uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                      std::chrono::steady_clock::now() - t0).count());
-        vk_check(r, ("vkCreateComputePipelines (" + desc.shader + ")").c_str());
+        // The create call runs here or on the cache's builder: the job owns copies of what ci points to.
+        auto create = [this, &ctx, dev, vcache = cache.handle(), ci, si, rs, spec = desc.spec, entries,
+                       name = desc.shader]() mutable {
+            si.pMapEntries = entries.data();
+            si.pData = spec.data();
+            if (ci.stage.pSpecializationInfo) ci.stage.pSpecializationInfo = &si;
+            if (ci.stage.pNext) ci.stage.pNext = &rs;
+            const auto t0 = std::chrono::steady_clock::now();
+            VkResult r = vkCreateComputePipelines(dev, vcache, 1, &ci, nullptr, &pipeline_);
+            ctx.note_pipeline_created((uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now() - t0).count());
+            vk_check(r, ("vkCreateComputePipelines (" + name + ")").c_str());
+        };
+        if (cache.builder())
+            created_ = cache.builder()->submit(std::move(create));
+        else
+            create();
     } catch (...) {
         destroy();
         throw;
     }
 }
 
-Pipeline::~Pipeline() { destroy(); }
+Pipeline::~Pipeline() {
+    if (created_.valid()) created_.wait(); // the job writes pipeline_
+    destroy();
+}
+
+VkPipeline Pipeline::handle() const {
+    if (created_.valid()) created_.get();
+    return pipeline_;
+}
+
+PipelineBuilder::PipelineBuilder(unsigned threads) {
+    if (threads == 0) threads = std::min(8u, std::max(1u, std::thread::hardware_concurrency()));
+    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+}
+
+PipelineBuilder::~PipelineBuilder() {
+    {
+        std::lock_guard<std::mutex> lock(m_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join(); // workers drain the queue before they stop
+}
+
+std::shared_future<void> PipelineBuilder::submit(std::function<void()> job) {
+    std::packaged_task<void()> task(std::move(job));
+    std::shared_future<void> f = task.get_future().share();
+    {
+        std::lock_guard<std::mutex> lock(m_);
+        queue_.push_back(std::move(task));
+        submitted_.push_back(f);
+    }
+    cv_.notify_one();
+    return f;
+}
+
+void PipelineBuilder::wait() {
+    std::vector<std::shared_future<void>> all;
+    {
+        std::lock_guard<std::mutex> lock(m_);
+        all.swap(submitted_);
+    }
+    for (auto& f : all) f.wait();
+    for (auto& f : all) f.get(); // the first failure
+}
+
+void PipelineBuilder::work() {
+    for (;;) {
+        std::packaged_task<void()> task;
+        {
+            std::unique_lock<std::mutex> lock(m_);
+            cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+            if (queue_.empty()) return; // stop_ and drained
+            task = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        task(); // an exception is stored in the task's future
+    }
+}
 
 void Pipeline::destroy() {
     VkDevice dev = ctx_.device();

@@ -3,9 +3,15 @@
 #pragma once
 #include <vulkan/vulkan.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/context.h"
@@ -14,6 +20,29 @@
 namespace vkc {
 
 struct ShaderBlob; // shaders/shader_registry.h
+
+// Runs pipeline creations (vkCreateComputePipelines: the driver's shader compile) on worker threads, so
+// a model's pipelines are compiled in parallel at load (phones: 4-8 cores; the VkPipelineCache is
+// internally synchronized). Attached to a PipelineCache (set_builder), it makes every Pipeline built
+// with that cache finish creating asynchronously: Pipeline::handle() waits for its own, wait() for all.
+class PipelineBuilder {
+public:
+    explicit PipelineBuilder(unsigned threads = 0); // 0: hardware threads, at most 8
+    ~PipelineBuilder();                             // finishes the queued jobs
+    PipelineBuilder(const PipelineBuilder&) = delete;
+    PipelineBuilder& operator=(const PipelineBuilder&) = delete;
+    std::shared_future<void> submit(std::function<void()> job);
+    void wait(); // every submitted job done; rethrows the first failure (in submission order)
+
+private:
+    void work();
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<std::packaged_task<void()>> queue_;
+    std::vector<std::shared_future<void>> submitted_;
+    std::vector<std::thread> threads_;
+    bool stop_ = false;
+};
 
 class PipelineCache {
 public:
@@ -25,6 +54,9 @@ public:
     void save() const; // best effort; failures are reported as Error(io_error)
     bool loaded_from_disk() const { return loaded_; }
     const std::string& path() const { return path_; }
+    // Pipelines created with this cache while a builder is set finish creating on its threads.
+    void set_builder(PipelineBuilder* b) { builder_ = b; }
+    PipelineBuilder* builder() const { return builder_; }
     static std::string default_path(); // $VKCONVGPT_CACHE_DIR or $XDG_CACHE_HOME/vkconvgpt or ~/.cache/vkconvgpt
 
 private:
@@ -32,6 +64,7 @@ private:
     std::string path_;
     VkPipelineCache cache_ = VK_NULL_HANDLE;
     bool loaded_ = false;
+    PipelineBuilder* builder_ = nullptr;
 };
 
 struct PipelineDesc {
@@ -53,7 +86,7 @@ public:
     ~Pipeline();
     Pipeline(const Pipeline&) = delete;
     Pipeline& operator=(const Pipeline&) = delete;
-    VkPipeline handle() const { return pipeline_; }
+    VkPipeline handle() const; // waits for an asynchronous creation (rethrows its failure)
     VkPipelineLayout layout() const { return layout_; }
     VkDescriptorSetLayout set_layout() const { return set_layout_; }
     const PipelineDesc& desc() const { return desc_; }
@@ -70,6 +103,7 @@ private:
     VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
     VkPipelineLayout layout_ = VK_NULL_HANDLE;
     VkPipeline pipeline_ = VK_NULL_HANDLE;
+    std::shared_future<void> created_; // valid when created by a PipelineBuilder
     uint64_t shared_bytes_ = 0;
     uint32_t wg_size_ = 0;
 };

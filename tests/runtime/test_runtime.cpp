@@ -1,6 +1,7 @@
 // Runtime layer: device creation, arenas, barriers, pipeline cache, lifetime (create/destroy repeatedly).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 
@@ -98,6 +99,44 @@ TEST_F(Runtime, BarriersOnlyWhereNeeded) {
     cb.submit_and_wait();
     EXPECT_EQ(b.read<uint32_t>(s1, 1)[0], 2u);
     EXPECT_EQ(b.read<uint32_t>(s2, 1)[0], 1u);
+}
+
+// Pipelines made while a PipelineBuilder is attached to the cache finish creating on its threads: they
+// record and run like synchronous ones (handle() waits), one destroyed before the builder's wait() is
+// safe, and a failed job is rethrown by wait() after every other job has finished.
+TEST_F(Runtime, PipelineBuilderCreatesInParallel) {
+    PipelineCache c(ctx(), "");
+    const uint64_t created0 = ctx().pipelines_created();
+    {
+        PipelineBuilder builder(2);
+        c.set_builder(&builder);
+        KernelEnv e{ctx(), c};
+        auto dropped = std::make_unique<AdvanceKernel>(e);
+        AdvanceKernel adv(e);
+        RmsNormKernel norm(e);
+        dropped.reset(); // before its creation is known to have finished
+        c.set_builder(nullptr);
+        builder.wait();
+        EXPECT_EQ(ctx().pipelines_created() - created0, 3u);
+        Buffers b;
+        BufferRef seq = b.zeros(sizeof(SeqInfo));
+        BoundSet set = adv.bind(b.sets(), seq);
+        run_once([&](Recorder& rec) { adv.record(rec, set, 2); });
+        EXPECT_EQ(b.read<uint32_t>(seq, 1)[0], 2u);
+    }
+    PipelineBuilder builder(2);
+    std::atomic<int> done{0};
+    builder.submit([&] { ++done; });
+    builder.submit([] { fail(Status::internal, "job failed on purpose"); });
+    builder.submit([&] { ++done; });
+    try {
+        builder.wait();
+        ADD_FAILURE() << "wait() did not rethrow the failed job";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("on purpose"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(done.load(), 2);
+    builder.wait(); // nothing left: no rethrow of an already reported failure
 }
 
 TEST_F(Runtime, PipelineCachePersistsAndRejectsGarbage) {
