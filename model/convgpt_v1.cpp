@@ -331,7 +331,9 @@ void V1Model::record_batch(Recorder& rec, Sequence* const* seqs, int B) {
     const V1Config& C = c();
     const uint32_t td = C.td, H = C.hidden_size, n = (uint32_t)B;
     auto mmr = [&](const BoundSet& set, const WeightTensor& wt, uint32_t xs, uint32_t ys, uint32_t flags) {
-        mm->record(rec, set, MatmulKernel::push_for(n, wt, flags, kNormEps, xs, ys, 0));
+        // always the matvec: its rows' arithmetic does not depend on M, so each row equals a single
+        // sequence's decode bit for bit (automatic would take the tiled kernel for B > 2 on CPU devices)
+        mm->record(rec, set, MatmulKernel::push_for(n, wt, flags, kNormEps, xs, ys, 0), MatmulPath::matvec);
     };
     // every row's embedding in one dispatch (ids from batch_tokens, rows bs.x apart)
     EmbedConvPush ep{n, 0, H, (uint32_t)C.e, (uint32_t)C.f, (uint32_t)C.conv_k, td, (uint32_t)w.embed.rows_per_part,

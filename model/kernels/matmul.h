@@ -35,12 +35,12 @@ enum class MatvecWidth { automatic, by_k, smallest };
 
 class MatmulKernel {
 public:
-    // automatic path: matvec for M <= matvec_max_m(), tiled above. GPUs: kMatvecMaxM (H100: matvec
+    // automatic path (automatic_path): matvec for M <= matvec_max_m(), tiled above. GPUs: kMatvecMaxM (H100: matvec
     // re-reads the weights per 4 rows but still wins up to M = 8..32 depending on the shape; 8 is safe
-    // everywhere measured). CPU devices: kMatvecMaxMCpu, one pass of 4 rows (lavapipe, v1-164m prefill of
-    // 8 tokens: 4.7 s with matvecs, 2.8 s tiled; at 2 and 4 tokens matvec and tiled were even or matvec ahead).
+    // everywhere measured). CPU devices: kMatvecMaxMCpu (lavapipe, v1-164m prefill GPU time: 8 tokens
+    // 4.7 s with matvecs, 1.9 s tiled in 16-row tiles; 4 tokens 2.9 / 1.8 s; 2 tokens 2.1 / 2.1 s).
     static constexpr uint32_t kMatvecMaxM = 8;
-    static constexpr uint32_t kMatvecMaxMCpu = 4;
+    static constexpr uint32_t kMatvecMaxMCpu = 2;
 
     MatmulKernel(KernelEnv& env, WeightType type, MatvecWidth width = MatvecWidth::automatic);
     // x [.., x_stride] (float), w [N, K], y [.., y_stride] (float), norm_w [K] (float; pass x again, or an
@@ -57,17 +57,21 @@ public:
                                uint32_t y_stride, uint32_t x_row0 = 0);
     WeightType type() const { return type_; }
     uint32_t matvec_max_m() const { return matvec_max_m_; }
+    // The path MatmulPath::automatic takes for M x N on a CPU device or a GPU: matvec up to the max M;
+    // on GPUs also where 64 x 64 tiles would make fewer than 32 workgroups.
+    static MatmulPath automatic_path(bool cpu, uint32_t M, uint32_t N);
 
 private:
     WeightType type_;
     bool smallest_ = false; // MatvecWidth resolved
+    bool cpu_ = false;      // VK_PHYSICAL_DEVICE_TYPE_CPU
     uint32_t matvec_max_m_ = kMatvecMaxM;
     // matvec_[i][r]: workgroups of 32 << i threads and 4 (r = 0) or 1 (r = 1) weight rows. Threads
     // stride over K one 16-byte weight vector at a time, so a short K (v1's 144-wide projections: 18 f16
     // vectors) leaves most of 128 threads idle and pays their reduction: record() takes the smallest
     // workgroup whose threads cover K in one sweep, and one row per workgroup where 4 leave the grid small.
     std::unique_ptr<Pipeline> matvec_[3][2];
-    std::unique_ptr<Pipeline> tiled_;
+    std::unique_ptr<Pipeline> tiled_, tiled_small_; // 64 x 64 tiles; 16 x 64 for M <= 16
 };
 
 } // namespace vkc

@@ -1,10 +1,11 @@
 #version 450
 // Prefill matmul (tiled): y[m][n] (=|+=) sum_k in(m, k) * W[n][k], m < M, n < N.
-// Workgroup = 64 x 64 output tile (gl_WorkGroupID.y: rows m, .x: columns n), 256 threads as 16 x 16, each
-// computing a 4 x 4 register micro-tile at rows 4 ty + i, columns 4 tx + j, read from shared memory as
-// vec4s (2 vector loads per 16 FMAs). K advances in slices of 16: the 64 x 16 x-tile and 64 x 16 W-tile
-// are staged k-major in shared memory (2 x 16 x 68 floats = 8.5 KiB; rows padded to 68 floats so the
-// transposing stores hit at most 2 threads per bank). Global loads: 16 threads read 16 consecutive k.
+// Workgroup = BM x 64 output tile (gl_WorkGroupID.y: rows m, .x: columns n; BM = 64 with WG = 256, 16
+// with WG = 64), threads as 16 x TM (TM = WG / 16), each computing a 4 x 4 register micro-tile at rows
+// 4 ty + i, columns 4 tx + j, read from shared memory as vec4s (2 vector loads per 16 FMAs). K advances in
+// slices of 16: the BM x 16 x-tile and 64 x 16 W-tile are staged k-major in shared memory (at most
+// 2 x 16 x 68 floats = 8.5 KiB; rows padded to 68 floats so the transposing stores hit at most 2 threads
+// per bank). Global loads: 16 threads read 16 consecutive k.
 // Global loads of the next K slice are issued into registers before the current slice's FMAs. Out-of-range rows / columns / k are zero-filled, skipped on store.
 // in(m, k) by flags: x[m][k] | RMSNorm(x[m]) [k] * norm_w[k] | silu(x[m][k]) * x[m][K + k]. For RMSNorm
 // the tile holds x * norm_w while each thread accumulates sum x^2 of the rows it loads; the per-row scale
@@ -13,10 +14,13 @@
 // Bindings and push constants are identical to matvec.comp; mirrored by vkc::MatmulPush.
 #include "common/types.glsl"
 
-layout(constant_id = 0) const uint WG = 256; // must be 256: the tile mapping below assumes 16 x 16 threads
+// 256 (tiles of 64 rows) or 64 (16 rows, for few rows: a 64-row tile of 8 tokens is 7/8 zeros)
+layout(constant_id = 0) const uint WG = 256;
 layout(local_size_x_id = 0) in;
 
-#define BM 64
+const uint TM = WG / 16u; // thread rows: threads are 16 (columns / k) x TM
+#define BM (4u * TM)      // tile rows
+#define WR (64u / TM)     // W-tile rows each thread loads per slice (4 or 16)
 #define BN 64
 #define BK 16
 
@@ -59,14 +63,14 @@ float wget(uint n, uint k) {
 // Global values of one K slice held in registers: loaded for slice s + 1 while slice s is computed.
 // Indices are clamped so every load is in bounds and issued unconditionally; out-of-range values are
 // zeroed when stored to shared memory.
-float rx[4], ru[4], rw[4], rn;
+float rx[4], ru[4], rw[16], rn; // rw: WR used
 #ifdef WQUANT
 // Quantized W tile: thread (tile row tid / 4, c = tid % 4) loads one uint of quants = 4 weights of the
 // 16-wide slice (a slice is half a 32-weight block: Q4_0 uint c holds k = 4c..4c+3 in its low nibbles
 // for the first half, high for the second; Q8_0 uint 4 half + c holds 4 int8) and the block's scale:
 // 2 loads per thread and slice, not 2 per weight (WLOAD_RC).
-uint rq;
-float rd;
+uint rq[4];  // 256 / WG used: rows (tid >> 2) + (WG / 4) i
+float rd[4];
 uint wword(uint part, uint i) { // word i of part `part` (non-uniform part: constant binding indices)
     switch (part) {
     case 0: return wp[0].w[i];
@@ -81,37 +85,37 @@ void load_slice(uint k0, uint tx, uint ty, uint m0, uint n0, uint p0, bool one_p
     const uint K = pc.K, kc = min(k0 + tx, K - 1u);
     const bool rms = (pc.flags & MM_IN_RMSNORM) != 0u, swiglu = (pc.flags & MM_IN_SWIGLU) != 0u;
     for (uint i = 0; i < 4u; ++i) {
-        const uint xb = (pc.x_row0 + min(m0 + ty + 16u * i, pc.M - 1u)) * pc.x_stride;
+        const uint xb = (pc.x_row0 + min(m0 + ty + TM * i, pc.M - 1u)) * pc.x_stride;
         rx[i] = x[xb + kc];
         if (swiglu) ru[i] = x[xb + K + kc];
     }
     if (rms) rn = nw[kc];
 #ifdef WQUANT
-    {
+    for (uint i = 0; i < 256u / WG; ++i) {
         const uint tid = gl_LocalInvocationID.x, rpp = pc.rows_per_part;
-        const uint n = min(n0 + (tid >> 2), pc.N - 1u), part = one_part ? p0 : n / rpp, r = n - part * rpp;
-        const uint b = k0 >> 5, hb = (k0 >> 4) & 1u, h = r * WQ_NB(K) + b;
+        const uint n = min(n0 + (tid >> 2) + (WG / 4u) * i, pc.N - 1u), part = one_part ? p0 : n / rpp;
+        const uint r = n - part * rpp, b = k0 >> 5, hb = (k0 >> 4) & 1u, h = r * WQ_NB(K) + b;
 #if defined(WTYPE_Q8_0)
         const uint qi = r * WQ_ROWU(K) + b * 8u + hb * 4u + (tid & 3u);
 #else
         const uint qi = r * WQ_ROWU(K) + b * 4u + (tid & 3u);
 #endif
         if (one_part) {
-            rq = wp[p0].w[qi];
-            rd = unpackHalf2x16(wp[p0].w[rpp * WQ_ROWU(K) + (h >> 1)])[h & 1u];
+            rq[i] = wp[p0].w[qi];
+            rd[i] = unpackHalf2x16(wp[p0].w[rpp * WQ_ROWU(K) + (h >> 1)])[h & 1u];
         } else {
-            rq = wword(part, qi);
-            rd = unpackHalf2x16(wword(part, rpp * WQ_ROWU(K) + (h >> 1)))[h & 1u];
+            rq[i] = wword(part, qi);
+            rd[i] = unpackHalf2x16(wword(part, rpp * WQ_ROWU(K) + (h >> 1)))[h & 1u];
         }
     }
 #else
     if (one_part) {
-        for (uint i = 0; i < 4u; ++i) {
-            const uint n = min(n0 + ty + 16u * i, pc.N - 1u);
-            rw[i] = WLOAD_RC(wp[p0].w, n - p0 * pc.rows_per_part, kc, K, pc.rows_per_part); // dequantized here
+        for (uint i = 0; i < WR; ++i) {
+            const uint n = min(n0 + ty + TM * i, pc.N - 1u);
+            rw[i] = WLOAD_RC(wp[p0].w, n - p0 * pc.rows_per_part, kc, K, pc.rows_per_part);
         }
     } else {
-        for (uint i = 0; i < 4u; ++i) rw[i] = wget(min(n0 + ty + 16u * i, pc.N - 1u), kc);
+        for (uint i = 0; i < WR; ++i) rw[i] = wget(min(n0 + ty + TM * i, pc.N - 1u), kc);
     }
 #endif
 }
@@ -128,33 +132,36 @@ void main() {
     const bool one_part = p0 == min(n0 + BN - 1u, N - 1u) / pc.rows_per_part;
 
     vec4 acc[4]; // acc[i][j]: row 4 ty + i, column 4 tx + j
-    float ss[4]; // sum x^2 of loaded rows ty + 16 i (RMSNorm), over this thread's k = tx (mod 16)
+    float ss[4]; // sum x^2 of loaded rows ty + TM i (RMSNorm), over this thread's k = tx (mod 16)
     for (uint i = 0; i < 4u; ++i) { acc[i] = vec4(0.0); ss[i] = 0.0; }
 
     load_slice(0u, tx, ty, m0, n0, p0, one_part);
     for (uint k0 = 0; k0 < K; k0 += BK) {
         const bool kin = k0 + tx < K;
         for (uint i = 0; i < 4u; ++i) {
-            const uint l = ty + 16u * i; // tile row loaded by this thread
+            const uint l = ty + TM * i; // tile row loaded by this thread
             const bool in_m = kin && m0 + l < M;
             float a = rx[i];
             if (rms) { ss[i] += in_m ? a * a : 0.0; a *= rn; }
             else if (swiglu) a = silu(a) * ru[i];
             As[tx][l / 4u][l % 4u] = in_m ? a : 0.0;
-#ifndef WQUANT
-            Bs[tx][l / 4u][l % 4u] = (kin && n0 + l < N) ? rw[i] : 0.0;
-#endif
         }
+#ifndef WQUANT
+        for (uint i = 0; i < WR; ++i) {
+            const uint l = ty + TM * i; // W-tile row loaded by this thread
+            Bs[tx][l / 4u][l % 4u] = (kin && n0 + l < N) ? rw[i] : 0.0;
+        }
+#endif
 #ifdef WQUANT
-        {
-            const uint l = tid >> 2, c = tid & 3u;
+        for (uint i = 0; i < 256u / WG; ++i) {
+            const uint l = (tid >> 2) + (WG / 4u) * i, c = tid & 3u;
 #if defined(WTYPE_Q8_0)
-            const vec4 qv = wq8_unpack(rq);
+            const vec4 qv = wq8_unpack(rq[i]);
 #else
-            const vec4 qv = ((k0 >> 4) & 1u) == 0u ? wq4_unpack_lo(rq) : wq4_unpack_hi(rq);
+            const vec4 qv = ((k0 >> 4) & 1u) == 0u ? wq4_unpack_lo(rq[i]) : wq4_unpack_hi(rq[i]);
 #endif
             for (uint j = 0; j < 4u; ++j)
-                Bs[4u * c + j][l / 4u][l % 4u] = (k0 + 4u * c + j < K && n0 + l < N) ? rd * qv[j] : 0.0;
+                Bs[4u * c + j][l / 4u][l % 4u] = (k0 + 4u * c + j < K && n0 + l < N) ? rd[i] * qv[j] : 0.0;
         }
 #endif
         barrier();
@@ -170,7 +177,7 @@ void main() {
     // this thread's output rows are 4 ty + i.
     vec4 scale = vec4(1.0);
     if (rms) {
-        for (uint i = 0; i < 4u; ++i) { const uint l = ty + 16u * i; As[tx][l / 4u][l % 4u] = ss[i]; }
+        for (uint i = 0; i < 4u; ++i) { const uint l = ty + TM * i; As[tx][l / 4u][l % 4u] = ss[i]; }
         barrier();
         vec4 s = vec4(0.0);
         for (uint t = 0; t < 16u; ++t) s += As[t][ty];

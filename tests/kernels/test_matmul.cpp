@@ -179,6 +179,22 @@ TEST_F(Matmul, AutomaticPath) {
     check_case(kern, Case{kern.matvec_max_m() + 1, 129, 33, MM_IN_RMSNORM}, 1201, {MatmulPath::automatic});
 }
 
+// Path choice: matvec up to 8 rows on GPUs (2 on CPUs), and on GPUs wherever 64 x 64 tiles make
+// fewer than 32 workgroups (v1's 144-row o / down up to 640 rows); tiled otherwise.
+TEST(MatmulPathChoice, ByDeviceAndGrid) {
+    using P = MatmulPath;
+    EXPECT_EQ(MatmulKernel::automatic_path(false, 8, 65538), P::matvec);
+    EXPECT_EQ(MatmulKernel::automatic_path(false, 9, 4096), P::tiled);   // 64 tiles
+    EXPECT_EQ(MatmulKernel::automatic_path(false, 9, 144), P::matvec);   // 3 tiles
+    EXPECT_EQ(MatmulKernel::automatic_path(false, 512, 144), P::matvec); // 24 tiles
+    EXPECT_EQ(MatmulKernel::automatic_path(false, 641, 144), P::tiled);  // 33 tiles
+    EXPECT_EQ(MatmulKernel::automatic_path(false, 128, 768), P::matvec); // 24 tiles
+    EXPECT_EQ(MatmulKernel::automatic_path(false, 256, 768), P::tiled);  // 48 tiles
+    EXPECT_EQ(MatmulKernel::automatic_path(true, 2, 144), P::matvec);
+    EXPECT_EQ(MatmulKernel::automatic_path(true, 3, 144), P::tiled);
+    EXPECT_EQ(MatmulKernel::automatic_path(true, 512, 144), P::tiled);
+}
+
 // Bad pushes are rejected on the host instead of reading out of bounds on the GPU.
 TEST_F(Matmul, RejectsInvalidPush) {
     MatmulKernel kern(env(), WeightType::f32);
