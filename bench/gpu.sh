@@ -79,6 +79,9 @@ for preset in convgpt-v1-164m convgpt-v2-200m; do
   echo "## $preset"; echo
   for p in f16 f32 q8_0 q4_0; do "$run" bench --model /tmp/$preset --weights $p -p 512 -n 128 -r 5 --chain 16; echo; done
   "$run" bench --model /tmp/$preset -p 0 -n 0 --profile | head -n 30; echo
+  echo "### $preset f16: short prompts, and the kernels of a 512-token prefill"; echo
+  for pp in 16 128; do "$run" bench --model /tmp/$preset -p $pp -n 0 -r 5 | grep '| pp'; done; echo
+  "$run" bench --model /tmp/$preset -p 0 -n 0 --profile-prefill 512 | head -n 20; echo
 done
 batch_rows
 echo "## convgpt-v2-200m decode cost vs position (f16)"; echo
