@@ -92,6 +92,10 @@ struct TemplateError {
     std::string msg;
     int line;
 };
+// What one render may build (a string, a list, the output): chat prompts are far below it; a hostile
+// template repeating a string 10^12 times gets a TemplateError, not an out-of-memory or a hang.
+constexpr size_t kMaxBuild = size_t(1) << 24;
+void check_size(size_t n, int line); // TemplateError past kMaxBuild
 // raise_exception('...') from the template.
 struct RaisedError {
     std::string msg;

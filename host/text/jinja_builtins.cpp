@@ -191,13 +191,17 @@ const std::string& need_str(const Value& v, const std::string& what, int line) {
     return v.s;
 }
 
-std::string replace(const std::string& s, const std::string& from, const std::string& to, int64_t count) {
+std::string replace(const std::string& s, const std::string& from, const std::string& to, int64_t count, int line) {
     if (from.empty()) return s;
     std::string out;
     size_t i = 0;
-    for (size_t at; count != 0 && (at = s.find(from, i)) != std::string::npos; i = at + from.size(), --count)
+    for (size_t at; count != 0 && (at = s.find(from, i)) != std::string::npos; i = at + from.size(), --count) {
         out.append(s, i, at - i).append(to);
-    return out.append(s, i, std::string::npos);
+        check_size(out.size(), line);
+    }
+    out.append(s, i, std::string::npos);
+    check_size(out.size(), line);
+    return out;
 }
 
 std::string title(const std::string& s, int line) { // Jinja's title: words split at whitespace - ( { [ <
@@ -210,8 +214,11 @@ std::string title(const std::string& s, int line) { // Jinja's title: words spli
     return out;
 }
 
-std::string indent(const std::string& s, const Value* width, bool first, bool blank) {
-    std::string pad = width && width->type == Value::string ? width->s : std::string(width ? (size_t)to_int(*width) : 4, ' ');
+std::string indent(const std::string& s, const Value* width, bool first, bool blank, int line_no) {
+    int64_t w = 4;
+    if (width && width->type != Value::string) w = std::max<int64_t>(0, to_int(*width)); // ' ' * -3 == ''
+    check_size((size_t)std::min<int64_t>(w, (int64_t)kMaxBuild + 1), line_no);
+    std::string pad = width && width->type == Value::string ? width->s : std::string((size_t)w, ' ');
     std::string out;
     size_t i = 0;
     bool first_line = true;
@@ -221,6 +228,7 @@ std::string indent(const std::string& s, const Value* width, bool first, bool bl
         bool ws_only = strip(line, nullptr, true, true).empty();
         if ((first_line ? first : true) && (blank || !ws_only)) out += pad;
         out += line;
+        check_size(out.size(), line_no);
         if (e == std::string::npos) break;
         out += '\n';
         i = e + 1;
@@ -416,6 +424,7 @@ Value apply_filter(const std::string& f, const Value& v, const Args& a, int line
         bool firstv = true;
         for (const auto& x : iterate(v, line)) {
             out += (firstv ? "" : (sep ? str(*sep) : "")) + str(attr ? get_attr(x, str(*attr), line) : x);
+            check_size(out.size(), line);
             firstv = false;
         }
         return Value::str(out);
@@ -423,7 +432,7 @@ Value apply_filter(const std::string& f, const Value& v, const Args& a, int line
     if (f == "replace") {
         const Value* cnt = a.get(2, "count");
         return Value::str(replace(str(v), str(need(a, 0, "old", f, line)), str(need(a, 1, "new", f, line)),
-                                  cnt && cnt->type != Value::none ? to_int(*cnt) : -1));
+                                  cnt && cnt->type != Value::none ? to_int(*cnt) : -1, line));
     }
     if (f == "items") {
         if (v.type == Value::undefined) return Value::list_();
@@ -438,7 +447,7 @@ Value apply_filter(const std::string& f, const Value& v, const Args& a, int line
         int indent = ind && ind->type != Value::none ? (int)to_int(*ind) : -1;
         return Value::str(to_json(v, indent, flag(a, 0, "ensure_ascii"), flag(a, 3, "sort_keys"), 0, line));
     }
-    if (f == "indent") return Value::str(indent(str(v), a.get(0, "width"), flag(a, 1, "first"), flag(a, 2, "blank")));
+    if (f == "indent") return Value::str(indent(str(v), a.get(0, "width"), flag(a, 1, "first"), flag(a, 2, "blank"), line));
     if (f == "map") {
         const Value* attr = a.get(99, "attribute");
         if (!attr) terr("map is supported with attribute= only", line);
@@ -530,7 +539,7 @@ Value call_method(const Value& obj, const std::string& m, const Args& a, int lin
         if (m == "replace") {
             const Value* cnt = a.get(2, "count");
             return Value::str(replace(s, need_str(need(a, 0, "old", m, line), m, line), need_str(need(a, 1, "new", m, line), m, line),
-                                      cnt ? to_int(*cnt) : -1));
+                                      cnt ? to_int(*cnt) : -1, line));
         }
         if (m == "split") {
             const Value* sep = a.get(0, "sep");
@@ -568,7 +577,10 @@ Value call_method(const Value& obj, const std::string& m, const Args& a, int lin
         if (m == "join") {
             std::string out;
             auto items = iterate(need(a, 0, "iterable", m, line), line);
-            for (size_t i = 0; i < items.size(); ++i) out += (i ? s : "") + need_str(items[i], "join", line);
+            for (size_t i = 0; i < items.size(); ++i) {
+                out += (i ? s : "") + need_str(items[i], "join", line);
+                check_size(out.size(), line);
+            }
             return Value::str(out);
         }
     } else if (obj.type == Value::dict) {

@@ -5,6 +5,11 @@
 #include "host/text/jinja.h"
 
 namespace vkc::jinja {
+
+void check_size(size_t n, int line) {
+    if (n > kMaxBuild) throw TemplateError{"template result too large (over 16 Mi characters or items)", line};
+}
+
 namespace {
 
 [[noreturn]] void terr(const std::string& m, int line) { throw TemplateError{m, line}; }
@@ -21,8 +26,12 @@ double as_float(const Value& v) { return v.type == Value::floating ? v.f : (doub
 
 Value arith(const std::string& op, const Value& a, const Value& b, int line) {
     if (op == "+") {
-        if (a.type == Value::string && b.type == Value::string) return Value::str(a.s + b.s);
+        if (a.type == Value::string && b.type == Value::string) {
+            check_size(a.s.size() + b.s.size(), line);
+            return Value::str(a.s + b.s);
+        }
         if (a.type == Value::list && b.type == Value::list) {
+            check_size(a.l->size() + b.l->size(), line);
             List l = *a.l;
             l.insert(l.end(), b.l->begin(), b.l->end());
             return Value::list_(std::move(l));
@@ -32,7 +41,9 @@ Value arith(const std::string& op, const Value& a, const Value& b, int line) {
         const Value* seq = a.type == Value::string || a.type == Value::list ? &a : b.type == Value::string || b.type == Value::list ? &b : nullptr;
         const Value* n = seq == &a ? &b : &a;
         if (seq && is_int_like(*n)) {
-            int64_t k = as_int(*n);
+            const size_t len = seq->type == Value::string ? seq->s.size() : seq->l->size();
+            const int64_t k = len == 0 ? 0 : as_int(*n); // empty: no 10^18 empty rounds
+            if (k > 0) check_size((uint64_t)k > kMaxBuild ? kMaxBuild + 1 : (size_t)k * len, line);
             if (seq->type == Value::string) {
                 std::string s;
                 for (int64_t i = 0; i < k; ++i) s += seq->s;
@@ -131,8 +142,8 @@ public:
 private:
     Flow exec(const Node& n) {
         switch (n.kind) {
-        case Node::text_: out += n.text; break;
-        case Node::output: out += to_str(eval(*n.expr)); break;
+        case Node::text_: out += n.text; check_size(out.size(), n.line); break;
+        case Node::output: out += to_str(eval(*n.expr)); check_size(out.size(), n.line); break;
         case Node::if_:
             for (const auto& [cond, body] : n.branches)
                 if (!cond || truthy(eval(*cond))) return exec(body);
@@ -292,7 +303,12 @@ private:
     Value binary(const Expr& e) {
         Value a = eval(*e.a[0]), b = eval(*e.a[1]);
         const std::string& op = e.name;
-        if (op == "~") return Value::str(to_str(a) + to_str(b));
+        if (op == "~") {
+            std::string r = to_str(a);
+            const std::string rb = to_str(b);
+            check_size(r.size() + rb.size(), e.line);
+            return Value::str(r + rb);
+        }
         if (op == "==") return Value::boolean_(equal(a, b));
         if (op == "!=") return Value::boolean_(!equal(a, b));
         if (op == "in") return Value::boolean_(contains(b, a, e.line));

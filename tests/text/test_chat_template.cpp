@@ -245,6 +245,23 @@ TEST(ChatTemplate, IntegerOverflowIsAnError) {
               "4611686018427387904 -9223372036854775808 1 1");
 }
 
+// Fuzz finding (a timeout): a string repeated ~10^13 times. What a render builds is bounded (16 Mi
+// characters or items per string, list, filter result and output); an empty sequence repeated any number
+// of times is empty at once; a negative indent width indents by nothing.
+TEST(ChatTemplate, HugeResultsAreAnError) {
+    for (const char* t : {"{{ 'ab' * 10000000000 }}", "{{ [1, 2] * 10000000000 }}", "{{ ('x' * 4096) * 5000 }}",
+                          "{{ ('x' * 10000000) ~ ('y' * 10000000) }}", "{{ ('x' * 10000000) + ('y' * 10000000) }}",
+                          "{% for i in [0] * 20 %}{{ 'x' * 1000000 }}{% endfor %}",
+                          "{{0000000~0000000000000~0608946914719*46.7903| trim }}", // the fuzzer's input
+                          "{{ ('a' * 10000000) | replace('a', 'bb') }}", "{{ ('a' * 10000000).replace('a', 'bb') }}",
+                          "{{ 'x' | indent(100000000000) }}", "{{ ['x' * 10000000, 'y' * 10000000] | join }}",
+                          "{{ '-'.join(['x' * 10000000, 'y' * 10000000]) }}"})
+        expect_error([&] { render_chat(t, one, false, "", ""); }, Status::unsupported, {"too large"});
+    EXPECT_EQ(render_chat("[{{ '' * 9223372036854775807 }}][{{ [] * 9223372036854775807 }}]", one, false, "", ""), "[][[]]");
+    EXPECT_EQ(render_chat("{{ ('ab' * 3) ~ ('c' * -2) }}", one, false, "", ""), "ababab");
+    EXPECT_EQ(render_chat("{{ 'a\nb' | indent(-3, true) }}|{{ 'a\nb' | indent(2) }}", one, false, "", ""), "a\nb|a\n  b");
+}
+
 TEST(ChatTemplate, ChatMLFallback) {
     EXPECT_EQ(vkc::render_chatml(with_system, true),
               "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n Hello! <|im_end|>\n"
