@@ -35,10 +35,11 @@ enum class MatvecWidth { automatic, by_k, smallest };
 
 class MatmulKernel {
 public:
-    // automatic path (automatic_path): matvec for M <= matvec_max_m(), tiled above. GPUs: kMatvecMaxM (H100: matvec
-    // re-reads the weights per 4 rows but still wins up to M = 8..32 depending on the shape; 8 is safe
-    // everywhere measured). CPU devices: kMatvecMaxMCpu (lavapipe, v1-164m prefill GPU time: 8 tokens
-    // 4.7 s with matvecs, 1.9 s tiled in 16-row tiles; 4 tokens 2.9 / 1.8 s; 2 tokens 2.1 / 2.1 s).
+    // MatmulPath::automatic (automatic_path): matvec for M <= matvec_max_m(), tiled above (on GPUs the
+    // matvec also where the tiled grid would be small). GPUs: kMatvecMaxM (H100: the matvec re-reads the
+    // weights per 4 rows but still wins up to M = 8..32 depending on the shape; 8 is safe everywhere
+    // measured). CPU devices: kMatvecMaxMCpu (lavapipe, v1-164m prefill GPU time: 8 tokens 4.7 s with
+    // matvecs, 1.9 s tiled in 16-row tiles; 4 tokens 2.9 / 1.8 s; 2 tokens 2.1 / 2.1 s).
     static constexpr uint32_t kMatvecMaxM = 8;
     static constexpr uint32_t kMatvecMaxMCpu = 2;
 

@@ -7,8 +7,8 @@
 // BATCH: one token of each of B sequences (gl_WorkGroupID = (head, b)), each with its own cache.
 // FUSED (decode): the qkv projection is computed here, not read: the workgroup stages its token's row
 // RMSNorm(x) * norm_w [K] in shared memory and computes its head's hd values sum_k xs[k] W[head hd + r][k]
-// (W [(nh + 2 nkv) hd, K], f32, f16, Q8_0 or Q4_0, one binding), then norms / ropes / writes them as above: one
-// dispatch instead of a matvec and this. x row t (b) at t (b) * x_stride; K <= KMAX.
+// (W [(nh + 2 nkv) hd, K], f32, f16, Q8_0 or Q4_0, one binding), then norms / ropes / writes them as
+// above: one dispatch instead of a matvec and this. x row t (b) at t (b) * x_stride; K <= KMAX.
 // RoPE follows HF's float32 path: inv_freq_i = 1 / theta^(fl32(2i / hd)), angle = fl32(p * inv_freq_i),
 // then cos / sin of that float angle. The builtins pow / sin / cos are not used: Vulkan only bounds
 // their error loosely (sin: 2^-11 absolute; pow: grows with the exponent), so inv_freq is computed

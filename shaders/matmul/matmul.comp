@@ -151,8 +151,7 @@ void main() {
             const uint l = ty + TM * i; // W-tile row loaded by this thread
             Bs[tx][l / 4u][l % 4u] = (kin && n0 + l < N) ? rw[i] : 0.0;
         }
-#endif
-#ifdef WQUANT
+#else
         for (uint i = 0; i < 256u / WG; ++i) {
             const uint l = (tid >> 2) + (WG / 4u) * i, c = tid & 3u;
 #if defined(WTYPE_Q8_0)
@@ -173,7 +172,7 @@ void main() {
         barrier();
     }
 
-    // RMSNorm: the 16 threads with this ty hold partial sums of squares of rows ty + 16 i (as loaded);
+    // RMSNorm: the 16 threads with this ty hold partial sums of squares of rows ty + TM i (as loaded);
     // this thread's output rows are 4 ty + i.
     vec4 scale = vec4(1.0);
     if (rms) {
