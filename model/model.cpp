@@ -139,27 +139,20 @@ void Sequence::truncate(int n) {
 }
 
 std::vector<std::pair<std::string, double>> Sequence::profile_decode(int32_t id) {
-    check_ids(&id, 1);
-    std::lock_guard<std::mutex> lock(model_.submit_mutex());
-    TimestampQueries ts(model_.context(), decode_dispatches_ + 2);
-    CommandBuffer cb(model_.context());
-    std::memcpy(tokens_.mapped, &id, 4);
-    Recorder rec(cb.begin(true), &ts);
-    record_pos(rec);
-    record_step(rec, 1, 0, Logits::last);
-    cb.end();
-    submit(cb);
-    pos_ += 1;
-    return ts.read(rec.labels(), rec.stamps());
+    return profile_step(&id, 1, decode_dispatches_ + 2);
 }
 
 std::vector<std::pair<std::string, double>> Sequence::profile_prefill(const int32_t* ids, int n) {
     if (n <= 0 || n > model_.max_batch())
         fail(Status::invalid_argument, "profile_prefill: " + std::to_string(n) + " tokens (1 .. max_batch " +
                                            std::to_string(model_.max_batch()) + ")");
+    return profile_step(ids, n, 4096);
+}
+
+std::vector<std::pair<std::string, double>> Sequence::profile_step(const int32_t* ids, int n, uint32_t stamps) {
     check_ids(ids, n);
     std::lock_guard<std::mutex> lock(model_.submit_mutex());
-    TimestampQueries ts(model_.context(), 4096);
+    TimestampQueries ts(model_.context(), stamps);
     CommandBuffer cb(model_.context());
     std::memcpy(tokens_.mapped, ids, size_t(n) * 4);
     Recorder rec(cb.begin(true), &ts);

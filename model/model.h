@@ -189,6 +189,8 @@ protected:
     void record_pos(Recorder& rec);
     void submit(CommandBuffer& cb); // submit and wait, keeping pos_dirty_ right if it fails
     void record_step(Recorder& rec, uint32_t n, uint32_t tok_offset, Logits mode);
+    // n tokens through one timestamped step (room for `stamps` timestamps): profile_decode / _prefill
+    std::vector<std::pair<std::string, double>> profile_step(const int32_t* ids, int n, uint32_t stamps);
     void submit_decode(int32_t id);                  // the replayed decode step (lock held by the caller)
     void sync_pos();                                 // rewrites the GPU position if it may be stale
     void record_greedy(int n);                       // decode_greedy's chain of n steps

@@ -30,8 +30,7 @@ MatmulKernel::MatmulKernel(KernelEnv& env, WeightType type, MatvecWidth width)
     : type_(type),
       smallest_(width == MatvecWidth::smallest ||
                 (width == MatvecWidth::automatic && env.ctx.properties().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)),
-      cpu_(env.ctx.properties().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU),
-      matvec_max_m_(cpu_ ? kMatvecMaxMCpu : kMatvecMaxM) {
+      cpu_(env.ctx.properties().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) {
     for (int i = 0; i < 3; ++i)
         for (int r = 0; r < 2; ++r)
             matvec_[i][r] = std::make_unique<Pipeline>(

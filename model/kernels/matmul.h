@@ -57,7 +57,7 @@ public:
     static MatmulPush push_for(uint32_t M, const WeightTensor& w, uint32_t flags, float eps, uint32_t x_stride,
                                uint32_t y_stride, uint32_t x_row0 = 0);
     WeightType type() const { return type_; }
-    uint32_t matvec_max_m() const { return matvec_max_m_; }
+    uint32_t matvec_max_m() const { return cpu_ ? kMatvecMaxMCpu : kMatvecMaxM; }
     // The path MatmulPath::automatic takes for M x N on a CPU device or a GPU: matvec up to the max M;
     // on GPUs also where 64 x 64 tiles would make fewer than 32 workgroups.
     static MatmulPath automatic_path(bool cpu, uint32_t M, uint32_t N);
@@ -66,7 +66,6 @@ private:
     WeightType type_;
     bool smallest_ = false; // MatvecWidth resolved
     bool cpu_ = false;      // VK_PHYSICAL_DEVICE_TYPE_CPU
-    uint32_t matvec_max_m_ = kMatvecMaxM;
     // matvec_[i][r]: workgroups of 32 << i threads and 4 (r = 0) or 1 (r = 1) weight rows. Threads
     // stride over K one 16-byte weight vector at a time, so a short K (v1's 144-wide projections: 18 f16
     // vectors) leaves most of 128 threads idle and pays their reduction: record() takes the smallest

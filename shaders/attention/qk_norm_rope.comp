@@ -85,9 +85,8 @@ shared float hv[HDMAX]; // this head's projected values
 // Part `lane` of TPR of W row n dotted with xs (lanes stride over 16-byte vectors when K % FVE == 0:
 // TPR consecutive threads read consecutive vectors of one row).
 #if defined(WQUANT)
-// Q8_0 / Q4_0 (one part: the block scales follow all nheads * hd rows): lanes stride over 8-quant steps as
-// in matvec.comp (Q4_0 uint c of block b: elements 4c..4c+3 and 16+4c..16+4c+3; Q8_0 uvec2 c: 8c..8c+7);
-// xs is zero from K to the padded WQ_KP(K).
+// Q8_0 / Q4_0 (one part: the block scales follow all nheads * hd rows): lanes stride over 8-quant steps
+// (wq_dot8, types.glsl) as in matvec.comp; xs is zero from K to the padded WQ_KP(K).
 float row_dot(uint n, uint lane, uint TPR) {
     const uint K = pc.K, nb = WQ_NB(K), nsub = nb * 4u;
     const uint sbase = (pc.nh + 2u * pc.nkv) * pc.hd * WQ_ROWU(K);
@@ -97,15 +96,13 @@ float row_dot(uint n, uint lane, uint TPR) {
         const float d = unpackHalf2x16(w[sbase + (h >> 1)])[h & 1u];
 #if defined(WTYPE_Q8_0)
         const uvec2 u = wv2[n * nsub + s];
-        const uint k = b * 32u + c * 8u;
-        acc += d * (dot(wq8_unpack(u.x), vec4(xs[k], xs[k + 1u], xs[k + 2u], xs[k + 3u])) +
-                    dot(wq8_unpack(u.y), vec4(xs[k + 4u], xs[k + 5u], xs[k + 6u], xs[k + 7u])));
+        const uint k0 = b * 32u + c * 8u, k1 = k0 + 4u;
 #else
         const uint u = w[n * nsub + s];
-        const uint k = b * 32u + c * 4u;
-        acc += d * (dot(wq4_unpack_lo(u), vec4(xs[k], xs[k + 1u], xs[k + 2u], xs[k + 3u])) +
-                    dot(wq4_unpack_hi(u), vec4(xs[k + 16u], xs[k + 17u], xs[k + 18u], xs[k + 19u])));
+        const uint k0 = b * 32u + c * 4u, k1 = k0 + 16u;
 #endif
+        acc += d * wq_dot8(u, vec4(xs[k0], xs[k0 + 1u], xs[k0 + 2u], xs[k0 + 3u]),
+                           vec4(xs[k1], xs[k1 + 1u], xs[k1 + 2u], xs[k1 + 3u]));
     }
     return acc;
 }

@@ -43,6 +43,16 @@ vec4 wq8_unpack(uint u) { return vec4(ivec4(u << 24u, u << 16u, u << 8u, u) >> 2
 // Q4_0: the 4 low (element j) or high (element j + 16) nibbles of one quant uint, minus 8
 vec4 wq4_unpack_lo(uint u) { return vec4(uvec4(u, u >> 8u, u >> 16u, u >> 24u) & 15u) - 8.0; }
 vec4 wq4_unpack_hi(uint u) { return vec4(uvec4(u >> 4u, u >> 12u, u >> 20u, u >> 28u) & 15u) - 8.0; }
+// One 8-quant step of a block (the matvec's and qkv_rope's unit), dotted with its inputs before the
+// block scale: Q8_0 uvec2 c holds elements 8c..8c+7 (x0 = 8c.., x1 = 8c+4..); Q4_0 uint c holds 4c..4c+3
+// in its low nibbles (x0) and 16+4c..16+4c+3 in its high ones (x1).
+#if defined(WTYPE_Q8_0)
+#define WQ_STEP uvec2
+float wq_dot8(uvec2 u, vec4 x0, vec4 x1) { return dot(wq8_unpack(u.x), x0) + dot(wq8_unpack(u.y), x1); }
+#else
+#define WQ_STEP uint
+float wq_dot8(uint u, vec4 x0, vec4 x1) { return dot(wq4_unpack_lo(u), x0) + dot(wq4_unpack_hi(u), x1); }
+#endif
 #elif defined(WTYPE_F16)
 #define WSTORE uint
 // element i of a packed-half array

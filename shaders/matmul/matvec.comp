@@ -143,13 +143,12 @@ void main() {
         const bool xvec = K % 4u == 0u && pc.x_stride % 4u == 0u; // inputs as vec4 (uniform)
         for (uint s = tid; s < nsub; s += WG) {
             const uint b = s >> 2, c = s & 3u;
+            WQ_STEP wr[NR];
 #if defined(WTYPE_Q8_0)
             const uint k0 = b * 32u + c * 8u, k1 = k0 + 4u;
-            uvec2 wr[NR];
             for (uint r = 0; r < NR; ++r) wr[r] = wv2[part[r]].v[eb[r] + s];
 #else
             const uint k0 = b * 32u + c * 4u, k1 = k0 + 16u;
-            uint wr[NR];
             for (uint r = 0; r < NR; ++r) wr[r] = wp[part[r]].w[eb[r] + s];
 #endif
             float d[NR];
@@ -169,13 +168,7 @@ void main() {
                         if (k1 + j < K) x1[j] = in_val(xb[i], k1 + j, ss[i]);
                     }
                 }
-#if defined(WTYPE_Q8_0)
-                for (uint r = 0; r < NR; ++r)
-                    acc[r][i] += d[r] * (dot(wq8_unpack(wr[r].x), x0) + dot(wq8_unpack(wr[r].y), x1));
-#else
-                for (uint r = 0; r < NR; ++r)
-                    acc[r][i] += d[r] * (dot(wq4_unpack_lo(wr[r]), x0) + dot(wq4_unpack_hi(wr[r]), x1));
-#endif
+                for (uint r = 0; r < NR; ++r) acc[r][i] += d[r] * wq_dot8(wr[r], x0, x1);
             }
         }
 #else
